@@ -1,0 +1,95 @@
+"""`classify`: label text files as original, machine-translated or AI-rewritten.
+
+Exit status: 0 when every input was classified, 2 for usage or input errors (the other
+inputs are still classified), 1 when the model itself could not be loaded.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from model.inputs import DEFAULT_MAX_BYTES, InputError, read_text_file
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="classify",
+        description="Tell whether news text is original, machine-translated or AI-rewritten, "
+                    "and show the artifacts that gave it away.",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="text files (UTF-8); '-' reads standard input")
+    p.add_argument("--sentences", action="store_true", help="list every sentence with its label")
+    p.add_argument("--json", action="store_true", help="print one JSON object per file (JSON Lines)")
+    p.add_argument("--html", metavar="OUT.html", help="also write a highlighted HTML report")
+    p.add_argument("--no-color", action="store_true", help="never colour the output")
+    p.add_argument("--threshold", type=float, default=None, metavar="P",
+                   help="verdicts whose probability is below P are 'uncertain' (default: the model's)")
+    p.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="skip larger files (default %(default)s)")
+    p.add_argument("--model", default=None, help="checkpoint directory (default: the shipped model)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
+    p.add_argument("--batch-size", type=int, default=16)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.threshold is not None and not 0 <= args.threshold <= 1:
+        print("classify: error: --threshold must be between 0 and 1", file=sys.stderr)
+        return 2
+    if args.files.count("-") > 1:
+        print("classify: error: '-' (standard input) can be given only once", file=sys.stderr)
+        return 2
+
+    texts, failed = [], False
+    for name in args.files:
+        try:
+            texts.append((name, read_text_file(name, args.max_bytes)))
+        except InputError as e:
+            print(f"classify: {name if name != '-' else '<stdin>'}: {e}", file=sys.stderr)
+            failed = True
+    if not texts:
+        return 2
+
+    try:
+        from model.predictor import Predictor
+
+        predictor = Predictor.load(args.model, args.device)
+    except (OSError, ValueError, RuntimeError) as e:
+        print(f"classify: cannot load the model: {str(e).splitlines()[0]}", file=sys.stderr)
+        return 1
+
+    predictions = predictor.predict([t for _, t in texts], batch_size=args.batch_size,
+                                    uncertain_below=args.threshold)
+    color = not args.no_color and not args.json and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    from model.render import html_report, text_block
+
+    for (name, text), p in zip(texts, predictions):
+        if args.json:
+            print(json.dumps({"file": name, **p.to_dict(), "sentence_counts": p.sentence_counts()},
+                             ensure_ascii=False))
+        else:
+            print(text_block(name, text, p, sentences=args.sentences, color=color))
+            if len(texts) > 1:
+                print()
+    if args.html:
+        Path(args.html).write_text(html_report([(n, t, p) for (n, t), p in zip(texts, predictions)]),
+                                   encoding="utf-8")
+        print(f"classify: wrote {args.html}", file=sys.stderr)
+    return 2 if failed else 0
+
+
+def entrypoint() -> None:
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    entrypoint()

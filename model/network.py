@@ -1,0 +1,132 @@
+"""The telltale network and its checkpoint format.
+
+One encoder, two heads trained together:
+- a sequence head over mean-pooled token states. The same head scores a whole window
+  (the document level) and each sentence inside it (tokens pooled per sentence), so a
+  lone sentence given as input gets the same answer at both levels;
+- a token head: is this token an MT/rewrite artifact?
+
+Checkpoint directory (`save` / `load`): `telltale.json` (base encoder, label map,
+windowing and calibration settings), the tokenizer files, `heads_and_encoder.safetensors`
+(fp16, everything trainable). The frozen word-embedding matrix (96M of e5-small's
+118M parameters) is not stored: it is rebuilt from the base package, so the
+checkpoint stays small.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from model.base import base_path
+from model.labels import IGNORE, LABELS
+
+CONFIG_FILE = "telltale.json"
+WEIGHTS_FILE = "heads_and_encoder.safetensors"
+FROZEN_PREFIX = "encoder.embeddings.word_embeddings."
+
+
+class TelltaleModel(nn.Module):
+    def __init__(self, encoder, artifact_weight: float = 1.0, artifact_pos_weight: float = 5.0):
+        super().__init__()
+        self.encoder = encoder
+        hidden = encoder.config.hidden_size
+        self.dropout = nn.Dropout(0.1)
+        self.sequence_head = nn.Linear(hidden, len(LABELS))
+        self.token_head = nn.Linear(hidden, 2)
+        self.artifact_weight = artifact_weight
+        self.register_buffer("artifact_class_weight", torch.tensor([1.0, artifact_pos_weight]), persistent=False)
+        self.encoder.embeddings.word_embeddings.weight.requires_grad = False
+
+    def forward(self, input_ids, attention_mask, sentence_ids=None, labels=None, sentence_labels=None,
+                token_labels=None):
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        hidden = self.dropout(hidden)
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+        logits = self.sequence_head(pooled)
+        token_logits = self.token_head(hidden)
+        sentence_logits = None
+        if sentence_ids is not None and sentence_ids.shape[1] > 0:
+            # sentence_ids: [batch, seq] index of each token's sentence within the window, -1 = none
+            n_sent = int(sentence_ids.max().item()) + 1 if sentence_ids.numel() else 0
+            if n_sent > 0:
+                member = (sentence_ids.unsqueeze(1) == torch.arange(n_sent, device=hidden.device)[None, :, None])
+                member = member.to(hidden.dtype)  # [batch, n_sent, seq]
+                sent_pooled = member @ hidden / member.sum(-1, keepdim=True).clamp(min=1)
+                sentence_logits = self.sequence_head(sent_pooled)
+
+        loss = None
+        if labels is not None:
+            loss = F.cross_entropy(logits, labels, ignore_index=IGNORE)
+            if sentence_labels is not None and sentence_logits is not None:
+                sl = sentence_labels[:, : sentence_logits.shape[1]]
+                if (sl != IGNORE).any():
+                    loss = loss + F.cross_entropy(sentence_logits.reshape(-1, len(LABELS)), sl.reshape(-1),
+                                                  ignore_index=IGNORE)
+            if token_labels is not None and (token_labels != IGNORE).any():
+                loss = loss + self.artifact_weight * F.cross_entropy(
+                    token_logits.reshape(-1, 2), token_labels.reshape(-1),
+                    weight=self.artifact_class_weight, ignore_index=IGNORE)
+        return {"loss": loss, "logits": logits, "sentence_logits": sentence_logits, "token_logits": token_logits}
+
+
+def build(base: str, **kwargs) -> TelltaleModel:
+    from transformers import AutoModel
+
+    # Encoder dropout off: on a CPU it more than doubles the step time (attention dropout
+    # rules out the fused attention kernel); the heads keep theirs.
+    encoder = AutoModel.from_pretrained(base_path(base), add_pooling_layer=False, hidden_dropout_prob=0.0,
+                                        attention_probs_dropout_prob=0.0)
+    return TelltaleModel(encoder, **kwargs)
+
+
+def save(model: TelltaleModel, tokenizer, out_dir: str | Path, settings: dict) -> None:
+    """Write a checkpoint directory. `settings` must hold at least `base`, `max_length`, `stride`."""
+    from safetensors.torch import save_file
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()
+             if not k.startswith(FROZEN_PREFIX)}
+    save_file(state, out / WEIGHTS_FILE)
+    tokenizer.save_pretrained(out)
+    meta = {"labels": list(LABELS), **settings}
+    (out / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def read_settings(ckpt_dir: str | Path) -> dict:
+    path = Path(ckpt_dir) / CONFIG_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{ckpt_dir}: not a telltale checkpoint (no {CONFIG_FILE})")
+    settings = json.loads(path.read_text())
+    if tuple(settings["labels"]) != LABELS:
+        raise ValueError(f"{ckpt_dir}: checkpoint labels {settings['labels']} differ from {list(LABELS)}")
+    return settings
+
+
+def load(ckpt_dir: str | Path, device: str | torch.device = "cpu"):
+    """Load a checkpoint: returns (model in eval mode, tokenizer, settings)."""
+    from safetensors.torch import load_file
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    settings = read_settings(ckpt_dir)
+    base_dir = base_path(settings["base"])
+    encoder = AutoModel.from_config(AutoConfig.from_pretrained(base_dir), add_pooling_layer=False)
+    model = TelltaleModel(encoder)
+    state = {k: v.float() for k, v in load_file(Path(ckpt_dir) / WEIGHTS_FILE).items()}
+    state.update(_frozen_embeddings(base_dir))
+    model.load_state_dict(state)
+    tokenizer = AutoTokenizer.from_pretrained(ckpt_dir)
+    return model.to(device).eval(), tokenizer, settings
+
+
+def _frozen_embeddings(base_dir: Path) -> dict:
+    from safetensors import safe_open
+
+    with safe_open(base_dir / "model.safetensors", "pt") as f:
+        name = next(k for k in f.keys() if k.endswith("word_embeddings.weight"))
+        return {FROZEN_PREFIX + "weight": f.get_tensor(name).float()}

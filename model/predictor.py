@@ -1,0 +1,236 @@
+"""`Predictor`: the one way to run a telltale model, for one text or a million."""
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from model import network
+from model.labels import LABELS
+from model.normalize import Normalized, normalize
+from model.text import Window, encode_document, split_sentences
+
+SHIPPED = Path(__file__).parent / "weights"
+UNCERTAIN = "uncertain"
+_FUNCTION_WORDS = set(
+    "the of and to a in that is was he for it with as his on be at by i this had not are but from or "
+    "have an they which one you were her all she there would their we him been has when who will more "
+    "no if out so said what up its about into than them can only other new some could time these two "
+    "may then do first any my now such like our over man me even most made after also did many before "
+    "must through back years where much your way well down should because each just those people how "
+    "too little state good very make world still own see men work long get here between both life being "
+    "under never day same another know while last might us great old year off come since against go".split()
+)
+
+
+@dataclass
+class Sentence:
+    text: str
+    start: int  # character offsets into the input text
+    end: int
+    label: str
+    probabilities: dict[str, float]
+
+
+@dataclass
+class Artifact:
+    text: str
+    start: int
+    end: int
+    score: float
+    kind: str = "model"  # "model", "homoglyph" or "invisible character"
+
+
+@dataclass
+class DocumentRun:
+    """One text on its way through the model: normalized form, sentences, windows, raw outputs."""
+
+    text: str
+    norm: Normalized
+    spans: list[tuple[int, int]]
+    windows: list[Window]
+    outputs: list[tuple] = field(default_factory=list)  # per window: (logits, sentence logits, artifact probs)
+
+
+@dataclass
+class Prediction:
+    label: str  # one of LABELS, or "uncertain" when the evidence is weak
+    probabilities: dict[str, float]  # calibrated, over LABELS, summing to 1
+    sentences: list[Sentence] = field(default_factory=list)
+    artifacts: list[Artifact] = field(default_factory=list)
+    words: int = 0
+    flags: list[str] = field(default_factory=list)  # "too-short", "not-english"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def sentence_counts(self) -> dict[str, int]:
+        counts = {label: 0 for label in LABELS}
+        for s in self.sentences:
+            counts[s.label] += 1
+        return counts
+
+
+def english_share(text: str) -> float:
+    """Share of words that are common English function words (news English: ~0.4)."""
+    words = re.findall(r"[^\W\d_]+", text.lower())
+    return sum(w in _FUNCTION_WORDS for w in words) / len(words) if words else 0.0
+
+
+class Predictor:
+    """Label texts as original / machine-translated / ai-rewritten, per document and sentence.
+
+    Example:
+        >>> p = Predictor.load()
+        >>> p.predict_one("Shares of the company rose 4% on Tuesday after ...").label
+        'original'
+    """
+
+    def __init__(self, model, tokenizer, settings: dict, device):
+        self.model, self.tokenizer, self.settings, self.device = model, tokenizer, settings, device
+        self.temperature = float(settings.get("temperature", 1.0))
+        self.uncertain_below = float(settings.get("uncertain_below", 0.0))
+        self.min_words = int(settings.get("min_words", 0))
+        self.artifact_threshold = float(settings.get("artifact_threshold", 0.5))
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, device: str | None = None) -> "Predictor":
+        """Load a checkpoint directory (default: the model shipped in the repo)."""
+        device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        model, tokenizer, settings = network.load(path or SHIPPED, device)
+        return cls(model, tokenizer, settings, device)
+
+    def predict_one(self, text: str, **kwargs) -> Prediction:
+        return self.predict([text], **kwargs)[0]
+
+    def predict(self, texts, batch_size: int = 16, sentences: bool = True, artifacts: bool = True,
+                uncertain_below: float | None = None) -> list[Prediction]:
+        """Predict every text; long texts are covered by overlapping windows, not truncated.
+
+        Args:
+            texts: a sequence of strings (one text is `[text]`).
+            batch_size: windows per forward pass.
+            sentences / artifacts: whether to fill `Prediction.sentences` / `.artifacts`.
+            uncertain_below: override the checkpoint's threshold for the "uncertain" verdict.
+        """
+        if isinstance(texts, str):
+            raise TypeError("predict takes a sequence of texts; use predict_one(text) for one")
+        threshold = self.uncertain_below if uncertain_below is None else uncertain_below
+        return [self._assemble(run, sentences, artifacts, threshold) for run in self.run(texts, batch_size)]
+
+    @torch.inference_mode()
+    def run(self, texts, batch_size: int = 16) -> list["DocumentRun"]:
+        """The model's raw outputs for each text, before calibration and assembly."""
+        docs = []
+        for text in texts:
+            norm = normalize(text)
+            spans = split_sentences(norm.text)
+            windows = encode_document(self.tokenizer, norm.text, spans, self.settings["max_length"],
+                                      self.settings["stride"])
+            docs.append(DocumentRun(text, norm, spans, windows))
+        flat = [w for doc in docs for w in doc.windows]
+        order = sorted(range(len(flat)), key=lambda i: len(flat[i].input_ids))  # less padding
+        outputs = [None] * len(flat)
+        for b in range(0, len(order), batch_size):
+            idx = order[b : b + batch_size]
+            for i, out in zip(idx, self._forward([flat[i] for i in idx])):
+                outputs[i] = out
+        first = 0
+        for doc in docs:  # `flat` holds each document's windows in a row
+            doc.outputs, first = outputs[first : first + len(doc.windows)], first + len(doc.windows)
+        return docs
+
+    def _forward(self, windows) -> list[tuple]:
+        width = max(len(w.input_ids) for w in windows)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.full((len(windows), width), pad, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        sentence_ids = torch.full_like(ids, -1)
+        for r, w in enumerate(windows):
+            ids[r, : len(w.input_ids)] = torch.tensor(w.input_ids)
+            mask[r, : len(w.input_ids)] = 1
+            sentence_ids[r, : len(w.input_ids)] = torch.tensor(w.local_sentences()[1])
+        out = self.model(ids.to(self.device), mask.to(self.device), sentence_ids.to(self.device))
+        logits = out["logits"].float().cpu()
+        sent = out["sentence_logits"]
+        sent = sent.float().cpu() if sent is not None else None
+        artifact = torch.softmax(out["token_logits"].float(), -1)[..., 1].cpu()
+        return [(logits[r], sent[r] if sent is not None else None, artifact[r]) for r in range(len(windows))]
+
+    def document_probabilities(self, run: "DocumentRun", temperature: float | None = None) -> torch.Tensor:
+        """Calibrated probabilities of a document: its windows', averaged by token count."""
+        t = self.temperature if temperature is None else temperature
+        weights = torch.tensor([float(max(len(w.token_spans), 1)) for w in run.windows])
+        probs = torch.softmax(torch.stack([o[0] for o in run.outputs]) / t, -1)
+        return (probs * weights[:, None]).sum(0) / weights.sum()
+
+    def _assemble(self, run, want_sentences, want_artifacts, threshold) -> Prediction:
+        probs = self.document_probabilities(run)
+        words = len(run.norm.text.split())
+        flags = []
+        if words < self.min_words:
+            flags.append("too-short")
+        if words and english_share(run.norm.text) < 0.12:
+            flags.append("not-english")
+        label = LABELS[int(probs.argmax())]
+        if float(probs.max()) < threshold or not words:
+            label = UNCERTAIN
+        prediction = Prediction(label, _as_dict(probs), words=words, flags=flags)
+        if want_sentences:
+            prediction.sentences = self._sentences(run)
+        if want_artifacts:
+            prediction.artifacts = self._artifacts(run)
+        return prediction
+
+    def _sentences(self, run) -> list[Sentence]:
+        text, norm, spans = run.text, run.norm, run.spans
+        total = torch.zeros(len(spans), len(LABELS))
+        for w, (_, sent_logits, _) in zip(run.windows, run.outputs):
+            present, local = w.local_sentences()
+            for j, s in enumerate(present):
+                n_tokens = sum(1 for x in local if x == j)
+                total[s] += torch.softmax(sent_logits[j] / self.temperature, -1) * n_tokens
+        out = []
+        for s, (a, b) in enumerate(spans):
+            p = total[s] / total[s].sum() if total[s].sum() > 0 else torch.full((len(LABELS),), 1 / len(LABELS))
+            start, end = norm.span(a, b)
+            out.append(Sentence(text[start:end], start, end, LABELS[int(p.argmax())], _as_dict(p)))
+        return out
+
+    def _artifacts(self, run) -> list[Artifact]:
+        text, norm = run.text, run.norm
+        # A token in two overlapping windows keeps its higher score.
+        scores: dict[tuple[int, int], float] = {}
+        for w, (_, _, artifact) in zip(run.windows, run.outputs):
+            for t, span in enumerate(w.token_spans):
+                scores[span] = max(scores.get(span, 0.0), float(artifact[t + 1]))
+        flagged = sorted((span, s) for span, s in scores.items() if s >= self.artifact_threshold and span[1] > span[0])
+        ends = [e for _, e in run.spans]
+        sentence_of = lambda pos: bisect.bisect_right(ends, pos)
+        merged = []  # flagged tokens of one sentence, next to each other or one space apart, form one span
+        for (a, b), s in flagged:
+            if merged and norm.text[merged[-1][1] : a] in ("", " ") and sentence_of(merged[-1][0]) == sentence_of(a):
+                merged[-1] = [merged[-1][0], max(b, merged[-1][1]), max(s, merged[-1][2])]
+            else:
+                merged.append([a, b, s])
+        found = []
+        for a, b, s in merged:
+            while a < b and norm.text[a].isspace():  # SentencePiece tokens carry their leading space
+                a += 1
+            while b > a and norm.text[b - 1].isspace():
+                b -= 1
+            if a == b:
+                continue
+            start, end = norm.span(a, b)
+            found.append(Artifact(text[start:end], start, end, round(s, 4)))
+        found += [Artifact(text[a:b], a, b, 1.0, kind) for a, b, kind in norm.findings]
+        return sorted(found, key=lambda x: (x.start, -x.end))  # a span before the ones nested in it
+
+
+def _as_dict(probs) -> dict[str, float]:
+    values = [float(x) for x in probs]
+    total = sum(values) or 1.0
+    return {label: v / total for label, v in zip(LABELS, values)}

@@ -1,0 +1,89 @@
+import json
+import random
+from types import SimpleNamespace
+
+import pytest
+
+from model.labels import IGNORE, LABEL2ID
+from training.corpus import (build_examples, changed_words, document_examples, labelled_regions, load_docs,
+                             sampling_weights, split_docs)
+
+ORIGINAL = "The mayor opened the new bridge on Monday. It cost four million dollars. Traffic was light."
+ROUND_TRIP = "The mayor inaugurated the new bridge on Monday. It cost four million dollars. The traffic was mild."
+
+
+def doc(i, group, label, kind, source, text, system=None, aligned=None):
+    return {"id": f"d{i}", "group": group, "label": label, "kind": kind, "source": source, "system": system,
+            "text": text, "aligned": aligned}
+
+
+def write_corpus(path, extra=()):
+    pairs = [[a, b] for a, b in zip(
+        ["The mayor opened the new bridge on Monday.", "It cost four million dollars.", "Traffic was light."],
+        ["The mayor inaugurated the new bridge on Monday.", "It cost four million dollars.", "The traffic was mild."])]
+    rows = []
+    for g in range(8):
+        rows += [doc(3 * g, f"g{g}", "original", "human", "news", ORIGINAL),
+                 doc(3 * g + 1, f"g{g}", "machine-translated", "mt-roundtrip", "news", ROUND_TRIP, "ft", pairs),
+                 doc(3 * g + 2, f"g{g}", "ai-rewritten", "llm-rewrite", "news",
+                     "In a landmark moment, the mayor unveiled a stunning new bridge on Monday.", "gpt")]
+    rows += list(extra)
+    path.mkdir(exist_ok=True)
+    (path / "docs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_split_never_separates_a_group(tmp_path):
+    docs = load_docs(write_corpus(tmp_path / "c"))
+    splits = split_docs(docs, (0.5, 0.25, 0.25), seed=3)
+    assert sum(len(s) for s in splits.values()) == len(docs)
+    owner = {}
+    for name, part in splits.items():
+        for g in part["group"]:
+            assert owner.setdefault(g, name) == name
+
+
+def test_unknown_label_is_refused(tmp_path):
+    bad = doc(99, "gx", "human-written", "human", "news", "Some text.")
+    with pytest.raises(ValueError, match="unknown label"):
+        load_docs(write_corpus(tmp_path / "c", [bad]))
+
+
+def test_round_trip_labels_changed_words_and_skips_unchanged_sentences(tokenizer):
+    assert [ROUND_TRIP[s:e] for s, e in changed_words(ORIGINAL, ROUND_TRIP)] == \
+        ["inaugurated", "The", "mild."]
+    row = doc(1, "g", "machine-translated", "mt-roundtrip", "news", ROUND_TRIP, "ft",
+              [["The mayor opened the new bridge on Monday.", "The mayor inaugurated the new bridge on Monday."],
+               ["It cost four million dollars.", "It cost four million dollars."]])
+    artifacts, unchanged, known = labelled_regions(row)
+    assert known and [ROUND_TRIP[s:e] for s, e in unchanged] == ["It cost four million dollars."]
+    cfg = SimpleNamespace(max_length=128, stride=96)
+    window, _ = document_examples(row, tokenizer, cfg, random.Random(0))
+    mt = LABEL2ID["machine-translated"]
+    assert window["labels"] == mt
+    assert window["sentence_labels"] == [mt, IGNORE, mt]  # the sentence MT returned unchanged is no example
+    flagged = {tokenizer.convert_ids_to_tokens(t) for t, lab in zip(window["input_ids"], window["token_labels"]) if lab == 1}
+    assert "▁in" in flagged or "▁inaugur" in flagged or any("augur" in t for t in flagged)
+    assert len(window["token_labels"]) == len(window["input_ids"]) == len(window["sentence_ids"])
+
+
+def test_sampling_balances_labels_and_groups(tmp_path):
+    wmt = [doc(100 + i, "wmt-g", "machine-translated", "mt", "wmt", f"System output {i}.", f"sys{i}") for i in range(20)]
+    docs = load_docs(write_corpus(tmp_path / "c", wmt))
+    w = sampling_weights(docs, {"original": 0.5, "machine-translated": 0.25, "ai-rewritten": 0.25})
+    by_label = {}
+    for weight, label in zip(w, docs["label"]):
+        by_label[label] = by_label.get(label, 0) + weight
+    assert by_label == pytest.approx({"original": 0.5, "machine-translated": 0.25, "ai-rewritten": 0.25})
+    wmt_weights = [x for x, k in zip(w, docs["kind"]) if k == "mt"]
+    assert sum(wmt_weights) == pytest.approx(0.125)  # mt and round trip share the MT label evenly
+    assert len(set(round(x, 12) for x in wmt_weights)) == 1  # 20 systems of one group share its weight
+
+
+def test_build_examples_is_seeded(tmp_path, tokenizer):
+    docs = load_docs(write_corpus(tmp_path / "c"))
+    cfg = SimpleNamespace(max_length=64, stride=48, label_weights={"original": 0.4, "machine-translated": 0.3,
+                                                                   "ai-rewritten": 0.3})
+    a = build_examples(docs, tokenizer, cfg, 10, seed=1)
+    b = build_examples(docs, tokenizer, cfg, 10, seed=1)
+    assert a["input_ids"] == b["input_ids"] and len(a) >= 10

@@ -1,0 +1,25 @@
+from model.normalize import normalize
+
+
+def test_homoglyphs_and_invisible_characters_are_undone_and_reported():
+    text = "The p\u0430ypal\u200b scam \ufb01nally ended in Москва."
+    n = normalize(text)
+    assert n.text == "The paypal scam finally ended in Москва."  # a whole Cyrillic word is left alone
+    assert [(text[s:e], what) for s, e, what in n.findings] == [("\u0430", "homoglyph"), ("\u200b", "invisible character")]
+
+
+def test_offsets_point_into_the_original_text():
+    text = "A z\u200be\u200br\u200bo-width \ufb01x."
+    n = normalize(text)
+    start = n.text.index("zero")
+    s, e = n.span(start, start + 4)
+    assert text[s:e] == "z\u200be\u200br\u200bo"
+    start = n.text.index("fix")
+    s, e = n.span(start, start + 3)
+    assert text[s:e] == "\ufb01x"
+
+
+def test_plain_text_is_unchanged():
+    text = "Plain English, naïve café: 42%."
+    n = normalize(text)
+    assert n.text == text and n.findings == [] and n.origin == list(range(len(text) + 1))

@@ -1,0 +1,77 @@
+import json
+
+import pytest
+
+from conftest import ARTICLE
+from model import Prediction
+from model.labels import LABELS
+
+LABELS_OUT = set(LABELS) | {"uncertain"}
+
+
+def test_empty_input_gives_empty_output(predictor):
+    assert predictor.predict([]) == []
+
+
+def test_a_string_is_refused_with_a_pointer_to_predict_one(predictor):
+    with pytest.raises(TypeError, match="predict_one"):
+        predictor.predict(ARTICLE)
+
+
+def test_prediction_shape_and_order(predictor):
+    texts = [ARTICLE, "A short line about the harbour.", ARTICLE.upper()]
+    out = predictor.predict(texts)
+    assert len(out) == 3 and all(isinstance(p, Prediction) for p in out)
+    for text, p in zip(texts, out):
+        assert p.label in LABELS_OUT
+        assert set(p.probabilities) == set(LABELS)
+        assert sum(p.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+        for s in p.sentences:
+            assert text[s.start:s.end] == s.text and s.label in LABELS
+            assert sum(s.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+        for a in p.artifacts:
+            assert text[a.start:a.end] == a.text and 0 <= a.score <= 1
+    # batching does not change answers
+    alone = predictor.predict_one(texts[1])
+    assert alone.probabilities == pytest.approx(out[1].probabilities, abs=1e-4)
+
+
+def test_long_documents_are_covered_to_the_end(predictor):
+    text = "\n\n".join([ARTICLE] * 30) + "\n\nThe very last sentence mentions a lighthouse."
+    p = predictor.predict_one(text)
+    assert len(p.sentences) == 5 * 30 + 1
+    assert p.sentences[-1].text == "The very last sentence mentions a lighthouse."
+    assert p.sentences[-1].end == len(text)
+
+
+def test_evasion_characters_are_artifacts_with_offsets_into_the_input(predictor):
+    text = "The c\u043euncil v\u200boted on Tuesday to keep the pier open. " + ARTICLE
+    p = predictor.predict_one(text)
+    found = {(a.kind, a.text, a.start) for a in p.artifacts if a.kind != "model"}
+    assert found == {("homoglyph", "\u043e", 5), ("invisible character", "\u200b", 13)}
+    assert p.sentences[0].text == "The c\u043euncil v\u200boted on Tuesday to keep the pier open."
+
+
+def test_flags_for_short_and_foreign_text(predictor):
+    german = "Der Stadtrat hat am Dienstag beschlossen, den alten Fähranleger auch im Winter geöffnet zu lassen."
+    assert "not-english" in predictor.predict_one(german).flags
+    short = predictor.predict_one("Ferry stays open.")
+    assert "too-short" in short.flags and "not-english" not in predictor.predict_one(ARTICLE).flags
+
+
+def test_uncertain_threshold_override(predictor):
+    p = predictor.predict_one(ARTICLE, uncertain_below=1.01)
+    assert p.label == "uncertain" and sum(p.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+    assert predictor.predict_one(ARTICLE, uncertain_below=0.0).label in LABELS
+
+
+def test_to_dict_is_json_ready(predictor):
+    d = predictor.predict_one(ARTICLE).to_dict()
+    back = json.loads(json.dumps(d))
+    assert set(back) >= {"label", "probabilities", "sentences", "artifacts", "flags"}
+    assert set(back["sentences"][0]) == {"text", "start", "end", "label", "probabilities"}
+
+
+def test_checkpoint_settings_hold_labels_and_calibration(predictor):
+    assert predictor.settings["labels"] == list(LABELS)
+    assert predictor.settings["base"] == "e5-small"

@@ -1,0 +1,78 @@
+"""Training configuration: plain values, read from YAML, overridable with ``--set key=value``."""
+from __future__ import annotations
+
+import ast
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+from model.base import BASES
+from model.labels import LABELS
+
+
+@dataclass
+class TrainConfig:
+    corpus: str = "../shared/corpus"  # directory with docs.jsonl.gz (and optionally spans.jsonl.gz)
+    output_dir: str = "runs/default"  # the checkpoint directory written at the end
+    base: str = "e5-small"  # pretrained encoder: e5-small | minilm
+    seed: int = 13
+    split: tuple = (0.8, 0.1, 0.1)  # train / validation / test share of groups
+    max_docs: int = 0  # use only this many documents (0 = all); for smoke runs
+
+    # examples
+    max_length: int = 256  # tokens per document window, start/end tokens included
+    stride: int = 192  # tokens between window starts (256 - 192 = 64 tokens of overlap)
+    docs_per_epoch: int = 8000  # documents sampled per epoch: one window + one lone sentence each
+    span_examples_per_epoch: int = 1000  # annotated MT segments (spans.jsonl.gz) per epoch
+    label_weights: dict = field(default_factory=lambda: {"original": 0.4, "machine-translated": 0.3,
+                                                          "ai-rewritten": 0.3})
+    validation_docs: int = 500  # validation documents used for model selection during training
+
+    # optimisation
+    epochs: int = 2
+    batch_size: int = 16
+    learning_rate: float = 5e-5
+    warmup_ratio: float = 0.06
+    weight_decay: float = 0.01
+    artifact_weight: float = 0.5  # weight of the token (artifact) loss beside the label losses
+    artifact_pos_weight: float = 5.0  # class weight of the rare "artifact" tokens
+    logging_steps: int = 25
+    max_steps: int = -1  # stop after this many steps (-1 = run all epochs)
+
+    def __post_init__(self):
+        if self.base not in BASES:
+            raise ValueError(f"base must be one of {BASES}, not {self.base!r}")
+        if set(self.label_weights) != set(LABELS):
+            raise ValueError(f"label_weights needs exactly the labels {LABELS}")
+        if not 0 < self.stride <= self.max_length - 2:
+            raise ValueError("stride must be between 1 and max_length - 2")
+        self.split = tuple(self.split)
+        if len(self.split) != 3 or abs(sum(self.split) - 1) > 1e-6:
+            raise ValueError("split needs three shares summing to 1")
+
+    @classmethod
+    def from_yaml(cls, path: str | Path | None, overrides: list[str] = ()) -> "TrainConfig":
+        values = yaml.safe_load(Path(path).read_text()) or {} if path else {}
+        for item in overrides:
+            key, _, raw = item.partition("=")
+            try:
+                values[key] = ast.literal_eval(raw)
+            except (ValueError, SyntaxError):
+                values[key] = raw  # a bare string such as base=minilm
+        known = {f.name: f for f in fields(cls)}
+        unknown = set(values) - set(known)
+        if unknown:
+            raise ValueError(f"unknown config key(s): {', '.join(sorted(unknown))}")
+        for key, value in values.items():
+            default = getattr(cls(), key)
+            if type(default) is float and type(value) is int:
+                values[key] = float(value)
+            elif type(default) is tuple and type(value) is list:
+                values[key] = tuple(value)
+            elif type(value) is not type(default):
+                raise ValueError(f"config key {key!r} wants {type(default).__name__}, got {value!r}")
+        return cls(**values)
+
+    def to_dict(self) -> dict:
+        return asdict(self)

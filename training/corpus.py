@@ -1,0 +1,252 @@
+"""The corpus: loading, the group split, balanced sampling and training examples.
+
+Schema (one JSON object per line, gzip or plain): `id`, `group`, `label`, `kind`,
+`source`, `system`, `text`, optionally `aligned` (round trips); `spans.jsonl.gz`
+optionally adds annotated MT segments (`group`, `system`, `text`, `spans`,
+`is_reference`). See the README.
+"""
+from __future__ import annotations
+
+import difflib
+import gzip
+import hashlib
+import json
+import random
+import re
+from collections import defaultdict
+from pathlib import Path
+
+from datasets import Dataset
+
+from model.labels import IGNORE, LABEL2ID, LABELS
+from model.text import encode_document, split_sentences
+
+DOC_FIELDS = ("id", "group", "label", "kind", "source", "system", "lang", "style", "text", "aligned")
+SPAN_FIELDS = ("id", "group", "source", "system", "text", "spans", "is_reference")
+SPLITS = ("train", "validation", "test")
+
+
+def _read_jsonl(path: Path, keep: tuple) -> Dataset:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    for row in rows:
+        if "spans" in row:  # [start, end, category, severity]: Arrow wants one type per list
+            row["spans"] = [[int(s), int(e)] for s, e, *_ in row["spans"]]
+    # Rows differ in their optional fields (segments, title, ...), which datasets' JSON
+    # builder refuses; keep the documented ones, with None where a row lacks one.
+    return Dataset.from_list([{k: row.get(k) for k in keep} for row in rows])
+
+
+def load_docs(corpus: str | Path) -> Dataset:
+    path = Path(corpus)
+    found = [p for p in (path / "docs.jsonl.gz", path / "docs.jsonl") if p.exists()]
+    if not found:
+        raise FileNotFoundError(f"{corpus}: no docs.jsonl.gz or docs.jsonl")
+    docs = _read_jsonl(found[0], DOC_FIELDS)
+    bad = set(docs.unique("label")) - set(LABELS)
+    if bad:
+        raise ValueError(f"{found[0]}: unknown label(s) {sorted(bad)}; expected {LABELS}")
+    return docs
+
+
+def load_spans(corpus: str | Path) -> Dataset | None:
+    path = Path(corpus) / "spans.jsonl.gz"
+    return _read_jsonl(path, SPAN_FIELDS) if path.exists() else None
+
+
+def subsample_groups(docs, max_docs: int, seed: int):
+    """Keep whole groups, in a seeded random order, until about `max_docs` documents."""
+    groups = sorted(set(docs["group"]))
+    random.Random(seed).shuffle(groups)
+    by_group = {}
+    for i, g in enumerate(docs["group"]):
+        by_group.setdefault(g, []).append(i)
+    keep = []
+    for g in groups:
+        if len(keep) >= max_docs:
+            break
+        keep += by_group[g]
+    return docs.select(sorted(keep))
+
+
+def split_of(group: str, shares=(0.8, 0.1, 0.1), seed: int = 13) -> str:
+    """The split a group belongs to: a stable hash, so every version of an article goes together."""
+    h = int(hashlib.sha1(f"{seed}:{group}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return "train" if h < shares[0] else "validation" if h < shares[0] + shares[1] else "test"
+
+
+def split_docs(docs: Dataset, shares=(0.8, 0.1, 0.1), seed: int = 13) -> dict[str, Dataset]:
+    which = [split_of(g, shares, seed) for g in docs["group"]]
+    return {name: docs.select([i for i, s in enumerate(which) if s == name]) for name in SPLITS}
+
+
+# --- what is labelled inside a document ------------------------------------
+
+_WORD = re.compile(r"\S+")
+
+
+def changed_words(original: str, round_trip: str) -> list[tuple[int, int]]:
+    """Character spans of the words of `round_trip` that differ from `original`."""
+    words = [(m.start(), m.end()) for m in _WORD.finditer(round_trip)]
+    ours = [round_trip[s:e].strip(".,;:!?\"'()").lower() for s, e in words]
+    theirs = [w.strip(".,;:!?\"'()").lower() for w in original.split()]
+    matcher = difflib.SequenceMatcher(a=theirs, b=ours, autojunk=False)
+    kept = set()
+    for block in matcher.get_matching_blocks():
+        kept.update(range(block.b, block.b + block.size))
+    return [words[i] for i in range(len(words)) if i not in kept]
+
+
+def labelled_regions(doc: dict, span_index: dict | None = None):
+    """Artifact spans and unchanged (unlabelled) sentence regions of a document, as character spans.
+
+    Round trips: words that differ from the aligned original are artifacts; sentences the MT
+    returned unchanged are not machine-translated examples. WMT MT output: human MQM error spans.
+    Returns (artifacts, unchanged, token_labels_known).
+    """
+    text, artifacts, unchanged = doc["text"], [], []
+    if doc.get("aligned"):
+        pos = 0
+        for original, round_trip in doc["aligned"]:
+            at = text.find(round_trip, pos)
+            if at < 0:
+                continue
+            pos = at + len(round_trip)
+            if original.strip() == round_trip.strip():
+                unchanged.append((at, pos))
+            else:
+                artifacts += [(at + s, at + e) for s, e in changed_words(original, round_trip)]
+        return artifacts, unchanged, True
+    if span_index and (doc["group"], doc["system"]) in span_index:
+        for segment, spans in span_index[(doc["group"], doc["system"])]:
+            at = text.find(segment)
+            if at >= 0:
+                artifacts += [(at + s, at + e) for s, e in spans if e > s]
+        return artifacts, unchanged, True
+    return artifacts, unchanged, doc["kind"] == "human"  # human text has no MT artifacts
+
+
+def span_index_of(spans: Dataset | None) -> dict:
+    index = defaultdict(list)
+    for rec in spans or []:
+        if not rec["is_reference"]:
+            index[(rec["group"], rec["system"])].append((rec["text"], rec["spans"]))
+    return index
+
+
+def _overlaps(span, regions):
+    return any(s < span[1] and span[0] < e for s, e in regions)
+
+
+def token_labels(token_spans, artifacts, known: bool) -> list[int]:
+    if not known:
+        return [IGNORE] * len(token_spans)
+    return [int(_overlaps(span, artifacts)) for span in token_spans]
+
+
+# --- sampling and examples --------------------------------------------------
+
+
+def sampling_weights(docs: Dataset, label_weights: dict) -> list[float]:
+    """Per-document sampling weight. Each label gets its share, split evenly over its kinds
+    (human vs human translation, MT vs round trip), then over sources in proportion to the
+    square root of their group counts, then evenly over groups, then over the documents of
+    a group (a WMT group holds up to 20 system outputs)."""
+    strata = defaultdict(lambda: defaultdict(list))  # (label, kind, source) -> group -> rows
+    for i, key in enumerate(zip(docs["label"], docs["kind"], docs["source"], docs["group"])):
+        strata[key[:3]][key[3]].append(i)
+    weights = [0.0] * len(docs)
+    for (label, kind, _), groups in strata.items():
+        kinds = {k[1] for k in strata if k[0] == label}
+        sources = [g for k, g in strata.items() if k[:2] == (label, kind)]
+        share = label_weights[label] / len(kinds) * len(groups) ** 0.5 / sum(len(g) ** 0.5 for g in sources)
+        for rows in groups.values():
+            for i in rows:
+                weights[i] = share / len(groups) / len(rows)
+    return weights
+
+
+def document_examples(doc: dict, tokenizer, cfg, rng: random.Random, span_index=None) -> list[dict]:
+    """One random window of `doc` and one random lone sentence, with all their labels."""
+    label = LABEL2ID[doc["label"]]
+    text = doc["text"]
+    sentences = split_sentences(text)
+    artifacts, unchanged, known = labelled_regions(doc, span_index)
+    sentence_labels = [IGNORE if _overlaps(s, unchanged) and not _overlaps(s, artifacts) else label
+                       for s in sentences]
+    windows = encode_document(tokenizer, text, sentences, cfg.max_length, cfg.stride)
+    window = rng.choice(windows)
+    examples = [_window_example(window, label, sentence_labels, artifacts, known)]
+    candidates = [i for i, lab in enumerate(sentence_labels) if lab != IGNORE]
+    if candidates:
+        i = rng.choice(candidates)
+        s, e = sentences[i]
+        lone = encode_document(tokenizer, text[s:e], [(0, e - s)], cfg.max_length, cfg.stride)[0]
+        shifted = [(a - s, b - s) for a, b in artifacts if a >= s and b <= e]
+        examples.append(_window_example(lone, label, [label], shifted, known))
+    return examples
+
+
+def _window_example(window, label, sentence_labels, artifacts, known) -> dict:
+    present, sentence_ids = window.local_sentences()
+    return {
+        "input_ids": window.input_ids,
+        "sentence_ids": sentence_ids,
+        "labels": label,
+        "sentence_labels": [sentence_labels[s] for s in present],
+        "token_labels": [IGNORE] + token_labels(window.token_spans, artifacts, known) + [IGNORE],
+    }
+
+
+def span_examples(spans: Dataset, tokenizer, cfg) -> list[dict]:
+    """Annotated MT segments as lone-sentence examples with token labels."""
+    out = []
+    for rec in spans:
+        label = LABEL2ID["original" if rec["is_reference"] else "machine-translated"]
+        window = encode_document(tokenizer, rec["text"], [(0, len(rec["text"]))], cfg.max_length, cfg.stride)[0]
+        artifacts = [(s, e) for s, e in rec["spans"] if e > s]
+        out.append(_window_example(window, label, [label], artifacts, True))
+    return out
+
+
+def build_examples(docs: Dataset, tokenizer, cfg, n_docs: int, seed: int, spans: Dataset | None = None,
+                   n_spans: int = 0) -> Dataset:
+    """A balanced sample of `n_docs` documents (with replacement) turned into examples."""
+    rng = random.Random(seed)
+    index = span_index_of(spans)
+    chosen = rng.choices(range(len(docs)), weights=sampling_weights(docs, cfg.label_weights), k=n_docs)
+    examples = []
+    for i in chosen:
+        examples += document_examples(docs[i], tokenizer, cfg, rng, index)
+    if spans is not None and n_spans and len(spans):
+        picked = spans.select(rng.sample(range(len(spans)), min(n_spans, len(spans))))
+        examples += span_examples(picked, tokenizer, cfg)
+    rng.shuffle(examples)
+    return Dataset.from_list(examples)
+
+
+class Collator:
+    """Pads a batch: ids with the pad token, sentence ids with -1, labels with IGNORE."""
+
+    def __init__(self, pad_token_id: int):
+        self.pad = pad_token_id
+
+    def __call__(self, batch: list[dict]) -> dict:
+        import torch
+
+        width = max(len(b["input_ids"]) for b in batch)
+        n_sent = max(max(len(b["sentence_labels"]) for b in batch), 1)
+
+        def pad(key, value, size):
+            return torch.tensor([list(b[key]) + [value] * (size - len(b[key])) for b in batch])
+
+        ids = pad("input_ids", self.pad, width)
+        return {
+            "input_ids": ids,
+            "attention_mask": (torch.arange(width)[None, :] < torch.tensor([len(b["input_ids"]) for b in batch])[:, None]).long(),
+            "sentence_ids": pad("sentence_ids", -1, width),
+            "labels": torch.tensor([b["labels"] for b in batch]),
+            "sentence_labels": pad("sentence_labels", IGNORE, n_sent),
+            "token_labels": pad("token_labels", IGNORE, width),
+        }
