@@ -7,14 +7,18 @@ One encoder, two heads trained together:
 - a token head: is this token an MT/rewrite artifact?
 
 Checkpoint directory (`save` / `load`): `telltale.json` (base encoder, label map,
-windowing and calibration settings), the tokenizer files, `heads_and_encoder.safetensors`
-(fp16, everything trainable). The frozen word-embedding matrix (96M of e5-small's
+windowing and calibration settings), the tokenizer (`tokenizer.json.gz`: 250k pieces take
+16 MB uncompressed, `tokenizer_config.json`), `heads_and_encoder.safetensors` (fp16,
+everything trainable). The frozen word-embedding matrix (96M of e5-small's
 118M parameters) is not stored: it is rebuilt from the base package, so the
 checkpoint stays small.
 """
 from __future__ import annotations
 
+import gzip
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import torch
@@ -25,6 +29,7 @@ from model.base import base_path
 from model.labels import IGNORE, LABELS
 
 CONFIG_FILE = "telltale.json"
+TOKENIZER_FILE = "tokenizer.json"
 WEIGHTS_FILE = "heads_and_encoder.safetensors"
 FROZEN_PREFIX = "encoder.embeddings.word_embeddings."
 
@@ -94,6 +99,7 @@ def save(model: TelltaleModel, tokenizer, out_dir: str | Path, settings: dict) -
              if not k.startswith(FROZEN_PREFIX)}
     save_file(state, out / WEIGHTS_FILE)
     tokenizer.save_pretrained(out)
+    compress_tokenizer(out)
     meta = {"labels": list(LABELS), **settings}
     (out / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
 
@@ -111,22 +117,50 @@ def read_settings(ckpt_dir: str | Path) -> dict:
 def load(ckpt_dir: str | Path, device: str | torch.device = "cpu"):
     """Load a checkpoint: returns (model in eval mode, tokenizer, settings)."""
     from safetensors.torch import load_file
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
+    from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
 
     settings = read_settings(ckpt_dir)
-    base_dir = base_path(settings["base"])
-    encoder = AutoModel.from_config(AutoConfig.from_pretrained(base_dir), add_pooling_layer=False)
+    # The base's own weights (no random init), then everything the checkpoint trained on top:
+    # only the frozen word embeddings are left from the base. Quietly: its load report
+    # (an unused pooler) and progress bar mean nothing to a user of the checkpoint.
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        encoder = AutoModel.from_pretrained(base_path(settings["base"]), add_pooling_layer=False)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
     model = TelltaleModel(encoder)
     state = {k: v.float() for k, v in load_file(Path(ckpt_dir) / WEIGHTS_FILE).items()}
-    state.update(_frozen_embeddings(base_dir))
-    model.load_state_dict(state)
-    tokenizer = AutoTokenizer.from_pretrained(ckpt_dir)
-    return model.to(device).eval(), tokenizer, settings
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or any(not k.startswith(FROZEN_PREFIX) for k in missing):
+        raise ValueError(f"{ckpt_dir}: weights do not fit the {settings['base']} model "
+                         f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+    return model.to(device).eval(), load_tokenizer(ckpt_dir), settings
 
 
-def _frozen_embeddings(base_dir: Path) -> dict:
-    from safetensors import safe_open
+def compress_tokenizer(ckpt_dir: str | Path) -> None:
+    path = Path(ckpt_dir) / TOKENIZER_FILE
+    if path.exists():
+        with path.open("rb") as src, gzip.open(path.with_suffix(".json.gz"), "wb", compresslevel=9) as dst:
+            shutil.copyfileobj(src, dst)
+        path.unlink()
 
-    with safe_open(base_dir / "model.safetensors", "pt") as f:
-        name = next(k for k in f.keys() if k.endswith("word_embeddings.weight"))
-        return {FROZEN_PREFIX + "weight": f.get_tensor(name).float()}
+
+def load_tokenizer(ckpt_dir: str | Path):
+    from transformers import AutoTokenizer
+
+    ckpt_dir = Path(ckpt_dir)
+    packed = ckpt_dir / (TOKENIZER_FILE + ".gz")
+    if not packed.exists():
+        return AutoTokenizer.from_pretrained(ckpt_dir)
+    with tempfile.TemporaryDirectory() as tmp:
+        with gzip.open(packed, "rb") as src, open(Path(tmp) / TOKENIZER_FILE, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        for extra in ckpt_dir.glob("*.json"):
+            if extra.name != CONFIG_FILE:
+                shutil.copy(extra, tmp)
+        return AutoTokenizer.from_pretrained(tmp)

@@ -15,6 +15,7 @@ from model.text import Window, encode_document, split_sentences
 
 SHIPPED = Path(__file__).parent / "weights"
 UNCERTAIN = "uncertain"
+DOCS_PER_RUN = 256  # documents whose windows are batched together
 _FUNCTION_WORDS = set(
     "the of and to a in that is was he for it with as his on be at by i this had not are but from or "
     "have an they which one you were her all she there would their we him been has when who will more "
@@ -118,8 +119,12 @@ class Predictor:
         """
         if isinstance(texts, str):
             raise TypeError("predict takes a sequence of texts; use predict_one(text) for one")
-        threshold = self.uncertain_below if uncertain_below is None else uncertain_below
-        return [self._assemble(run, sentences, artifacts, threshold) for run in self.run(texts, batch_size)]
+        texts = list(texts)
+        out = []
+        for i in range(0, len(texts), DOCS_PER_RUN):  # bounded memory, however many texts
+            out += [self.assemble(run, sentences, artifacts, uncertain_below)
+                    for run in self.run(texts[i : i + DOCS_PER_RUN], batch_size)]
+        return out
 
     @torch.inference_mode()
     def run(self, texts, batch_size: int = 16) -> list["DocumentRun"]:
@@ -167,7 +172,10 @@ class Predictor:
         probs = torch.softmax(torch.stack([o[0] for o in run.outputs]) / t, -1)
         return (probs * weights[:, None]).sum(0) / weights.sum()
 
-    def _assemble(self, run, want_sentences, want_artifacts, threshold) -> Prediction:
+    def assemble(self, run: DocumentRun, want_sentences: bool = True, want_artifacts: bool = True,
+                 threshold: float | None = None) -> Prediction:
+        """Turn a run into a Prediction (calibrated; "uncertain" below `threshold`)."""
+        threshold = self.uncertain_below if threshold is None else threshold
         probs = self.document_probabilities(run)
         words = len(run.norm.text.split())
         flags = []

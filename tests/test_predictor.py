@@ -72,6 +72,9 @@ def test_to_dict_is_json_ready(predictor):
     assert set(back["sentences"][0]) == {"text", "start", "end", "label", "probabilities"}
 
 
-def test_checkpoint_settings_hold_labels_and_calibration(predictor):
-    assert predictor.settings["labels"] == list(LABELS)
-    assert predictor.settings["base"] == "e5-small"
+def test_shipped_checkpoint_holds_labels_and_its_calibration(predictor):
+    s = predictor.settings
+    assert s["labels"] == list(LABELS) and s["base"] == "e5-small"
+    # fitted on the validation split by training.evaluate, used by every prediction
+    assert 0.3 < s["temperature"] < 10 and 1 / 3 <= s["uncertain_below"] < 1 and s["min_words"] > 0
+    assert (predictor.temperature, predictor.uncertain_below) == (s["temperature"], s["uncertain_below"])

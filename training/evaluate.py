@@ -222,7 +222,7 @@ def evaluate_checkpoint(ckpt: str | Path, cfg: TrainConfig, max_docs: int = 0, v
     raw = np.stack([predictor.document_probabilities(r, 1.0).numpy() for r in runs])
     probs = np.stack([predictor.document_probabilities(r).numpy() for r in runs])
     pred = probs.argmax(1).tolist()
-    predictions = [predictor._assemble(r, True, True, threshold) for r in runs]
+    predictions = [predictor.assemble(r) for r in runs]
     log(f"test: {len(test_rows)} documents")
 
     ece_before, _ = expected_calibration_error(raw, np.array(gold))
@@ -249,7 +249,8 @@ def evaluate_checkpoint(ckpt: str | Path, cfg: TrainConfig, max_docs: int = 0, v
     }
 
     # 3. sentences: in context (what the Predictor prints) and alone
-    span_index = span_index_of(load_spans(cfg.corpus))
+    spans = load_spans(cfg.corpus)
+    span_index = span_index_of(spans)
     s_gold, s_pred = [], []
     for row, p in zip(test_rows, predictions):
         _, unchanged, _ = labelled_regions(row, span_index)
@@ -266,7 +267,6 @@ def evaluate_checkpoint(ckpt: str | Path, cfg: TrainConfig, max_docs: int = 0, v
     log("sentences done")
 
     # 4. artifacts: held-out MQM spans and round-trip word changes
-    spans = load_spans(cfg.corpus)
     held = sample([r for r in spans if split_of(r["group"], cfg.split, cfg.seed) == "test"] if spans else [], max_docs)
     if held:
         preds = predictor.predict([r["text"] for r in held], sentences=False)

@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+
+from training.evaluate import (char_prf, choose_min_words, expected_calibration_error, fit_uncertain_threshold,
+                               human_fpr, truncate)
+
+
+def test_ece_is_zero_when_confidence_matches_accuracy_and_positive_when_overconfident():
+    probs = np.array([[0.75, 0.25, 0.0]] * 4)
+    assert expected_calibration_error(probs, np.array([0, 0, 0, 1]))[0] == pytest.approx(0.0)
+    assert expected_calibration_error(probs, np.array([1, 1, 0, 1]))[0] == pytest.approx(0.5)
+
+
+def test_character_level_artifact_scores():
+    text = "an outcome lock was imposed"
+    gold = [[(3, 15)]]  # "outcome lock"
+    assert char_prf(gold, [[(3, 15)]], [text])["f1"] == pytest.approx(1.0)
+    half = char_prf(gold, [[(3, 10)]], [text])  # "outcome": 7 of 11 gold letters, all predicted right
+    assert half["precision"] == pytest.approx(1.0) and half["recall"] == pytest.approx(7 / 11)
+    assert char_prf(gold, [[]], [text])["f1"] == 0.0
+
+
+def test_uncertain_threshold_keeps_human_false_positives_under_one_percent():
+    rng = np.random.default_rng(0)
+    rows, probs = [], []
+    for i in range(400):  # human docs: 10% wrongly called MT, with confidence spread over 0.4-0.9
+        wrong = i % 10 == 0
+        c = 0.4 + 0.5 * rng.random() if wrong else 0.9
+        probs.append([1 - c, c, 0.0] if wrong else [c, 1 - c, 0.0])
+        rows.append({"label": "original", "kind": "human"})
+    probs = np.array(probs)
+    t = fit_uncertain_threshold(probs, rows)
+    machine = (probs.argmax(1) != 0) & (probs.max(1) >= t)
+    assert machine.mean() <= 0.01 and t > 0.34
+
+
+def test_human_fpr_by_kind_ignores_uncertain():
+    rows = [{"label": "original", "kind": "human"}, {"label": "original", "kind": "human-translation"},
+            {"label": "original", "kind": "human"}, {"label": "ai-rewritten", "kind": "llm-rewrite"}]
+    fpr = human_fpr(rows, [1, 0, -1, 2])  # -1 = uncertain
+    assert fpr["all"] == {"fpr": 1 / 3, "n": 3} and fpr["human"]["fpr"] == 0.5
+    assert fpr["human-translation"]["fpr"] == 0.0
+
+
+def test_length_buckets():
+    text = " ".join(f"Sentence {i} has exactly six words." for i in range(100))
+    assert truncate(text, "1 sentence") == "Sentence 0 has exactly six words."
+    assert truncate(text, "2-3 sentences").count(".") == 3
+    assert 50 <= len(truncate(text, "~50 words").split()) < 56
+    assert truncate(text, "500+ words") == text and truncate("Too short.", "~100 words") is None
+    rows = {"1 sentence": {"accuracy": 0.5, "median_words": 20}, "~50 words": {"accuracy": 0.88, "median_words": 52},
+            "500+ words": {"accuracy": 0.95, "median_words": 700}}
+    assert choose_min_words(rows) == 52
