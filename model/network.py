@@ -116,7 +116,6 @@ def read_settings(ckpt_dir: str | Path) -> dict:
 
 def load(ckpt_dir: str | Path, device: str | torch.device = "cpu"):
     """Load a checkpoint: returns (model in eval mode, tokenizer, settings)."""
-    from safetensors.torch import load_file
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
 
@@ -133,13 +132,20 @@ def load(ckpt_dir: str | Path, device: str | torch.device = "cpu"):
         hf_logging.set_verbosity(verbosity)
         if bars:
             hf_logging.enable_progress_bar()
-    model = TelltaleModel(encoder)
+    model = load_weights(TelltaleModel(encoder), ckpt_dir)
+    return model.to(device).eval(), load_tokenizer(ckpt_dir), settings
+
+
+def load_weights(model: TelltaleModel, ckpt_dir: str | Path) -> TelltaleModel:
+    """Overlay a checkpoint's trained weights on `model` (built on the checkpoint's base)."""
+    from safetensors.torch import load_file
+
     state = {k: v.float() for k, v in load_file(Path(ckpt_dir) / WEIGHTS_FILE).items()}
     missing, unexpected = model.load_state_dict(state, strict=False)
     if unexpected or any(not k.startswith(FROZEN_PREFIX) for k in missing):
-        raise ValueError(f"{ckpt_dir}: weights do not fit the {settings['base']} model "
+        raise ValueError(f"{ckpt_dir}: weights do not fit the model "
                          f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
-    return model.to(device).eval(), load_tokenizer(ckpt_dir), settings
+    return model
 
 
 def compress_tokenizer(ckpt_dir: str | Path) -> None:

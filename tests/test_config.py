@@ -15,6 +15,7 @@ def test_yaml_and_overrides(tmp_path):
     ("epochs='three'", "wants int"),
     ("base=bert-huge", "base must be one of"),
     ("stride=1000", "stride"),
+    ("augment=1.5", "augment is a share"),
 ])
 def test_bad_values_are_refused(override, message):
     with pytest.raises(ValueError, match=message):
@@ -24,3 +25,4 @@ def test_bad_values_are_refused(override, message):
 def test_shipped_configs_load():
     assert TrainConfig.from_yaml("configs/default.yaml").base == "e5-small"
     assert TrainConfig.from_yaml("configs/tiny.yaml").max_steps > 0
+    assert TrainConfig.from_yaml("configs/robust.yaml").init_from == "model/weights"

@@ -87,3 +87,18 @@ def test_build_examples_is_seeded(tmp_path, tokenizer):
     a = build_examples(docs, tokenizer, cfg, 10, seed=1)
     b = build_examples(docs, tokenizer, cfg, 10, seed=1)
     assert a["input_ids"] == b["input_ids"] and len(a) >= 10
+
+
+def test_augmented_copy_keeps_artifact_labels_on_their_words(tokenizer):
+    pairs = [["The mayor opened the new bridge on Monday.", "The mayor inaugurated the new bridge on Monday."]]
+    row = doc(1, "g", "machine-translated", "mt-roundtrip", "news", pairs[0][1], "ft", pairs)
+    cfg = SimpleNamespace(max_length=128, stride=96)
+    texts = set()
+    for seed in range(6):  # several draws of casing / punctuation attacks
+        window, lone = document_examples(row, tokenizer, cfg, random.Random(seed), augment=1.0)
+        texts.add(tokenizer.decode(window["input_ids"], skip_special_tokens=True))
+        flagged = "".join(tokenizer.convert_ids_to_tokens(t) for t, lab in
+                          zip(window["input_ids"], window["token_labels"]) if lab == 1)
+        assert flagged.replace("▁", "").lower() == "inaugurated"
+        assert window["labels"] == lone["labels"] == LABEL2ID["machine-translated"]
+    assert len(texts - {pairs[0][1]}) >= 2  # the windows come from perturbed copies

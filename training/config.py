@@ -28,6 +28,9 @@ class TrainConfig:
     label_weights: dict = field(default_factory=lambda: {"original": 0.4, "machine-translated": 0.3,
                                                           "ai-rewritten": 0.3})
     validation_docs: int = 500  # validation documents used for model selection during training
+    augment: float = 0.0  # share of training documents given random casing and/or stripped punctuation
+    sample_seed: int = 0  # added to the seed of each epoch's sample: a continued run draws new documents
+    init_from: str = ""  # a checkpoint directory to continue training from ("" = the bare base encoder)
 
     # optimisation
     epochs: int = 2
@@ -48,6 +51,8 @@ class TrainConfig:
         if not 0 < self.stride <= self.max_length - 2:
             raise ValueError("stride must be between 1 and max_length - 2")
         self.split = tuple(self.split)
+        if not 0 <= self.augment <= 1:
+            raise ValueError("augment is a share between 0 and 1")
         if len(self.split) != 3 or abs(sum(self.split) - 1) > 1e-6:
             raise ValueError("split needs three shares summing to 1")
 

@@ -25,7 +25,7 @@ from model.predictor import UNCERTAIN, Predictor
 from model.text import split_sentences
 from training.config import TrainConfig
 from training.corpus import labelled_regions, load_docs, load_spans, span_index_of, split_docs, split_of, subsample_groups
-from training.perturb import PERTURBATIONS
+from training.perturb import PERTURBATIONS, perturb
 
 HUMAN_FPR_TARGET = 0.01  # share of human-written documents allowed a machine label
 LENGTH_BUCKETS = ("1 sentence", "2-3 sentences", "~50 words", "~100 words", "~300 words", "500+ words")
@@ -286,8 +286,8 @@ def evaluate_checkpoint(ckpt: str | Path, cfg: TrainConfig, max_docs: int = 0, v
     subset = rng.sample(range(len(test_rows)), min(250, len(test_rows)))
     sub_gold = [gold[i] for i in subset]
     robustness = {"n": len(subset), "clean": float(np.mean([pred[i] == gold[i] for i in subset]))}
-    for name, perturb in PERTURBATIONS.items():
-        texts = [perturb(test_rows[i]["text"], random.Random(cfg.seed + i)) for i in subset]
+    for name, attacks in PERTURBATIONS.items():
+        texts = [perturb(test_rows[i]["text"], attacks, random.Random(cfg.seed + i))[0] for i in subset]
         p = predictor.predict(texts, sentences=False, artifacts=False, uncertain_below=0.0)
         robustness[name] = float(np.mean([LABELS.index(x.label) == g for x, g in zip(p, sub_gold)]))
     robustness["largest_drop"] = max(robustness["clean"] - v for k, v in robustness.items() if k not in ("n", "clean"))

@@ -46,8 +46,8 @@ def main(argv=None) -> Path:
     tokenizer = AutoTokenizer.from_pretrained(base_path(cfg.base))
     # A fresh balanced sample per epoch (different seed), concatenated: one Trainer pass.
     train = concatenate_datasets([
-        build_examples(splits["train"], tokenizer, cfg, cfg.docs_per_epoch, cfg.seed + epoch, train_spans,
-                       cfg.span_examples_per_epoch)
+        build_examples(splits["train"], tokenizer, cfg, cfg.docs_per_epoch, cfg.seed + cfg.sample_seed + epoch,
+                       train_spans, cfg.span_examples_per_epoch, cfg.augment)
         for epoch in range(cfg.epochs)
     ])
     validation = build_examples(splits["validation"], tokenizer, cfg, cfg.validation_docs, cfg.seed)
@@ -56,6 +56,10 @@ def main(argv=None) -> Path:
 
     model = network.build(cfg.base, artifact_weight=cfg.artifact_weight,
                           artifact_pos_weight=cfg.artifact_pos_weight)
+    if cfg.init_from:
+        if network.read_settings(cfg.init_from)["base"] != cfg.base:
+            raise SystemExit(f"init_from {cfg.init_from} was trained on another base than {cfg.base}")
+        network.load_weights(model, cfg.init_from)
     out = Path(cfg.output_dir)
     steps_per_epoch = max(1, math.ceil(len(train) / cfg.epochs / cfg.batch_size))
     eval_steps = steps_per_epoch if cfg.max_steps < 0 else max(1, cfg.max_steps)
