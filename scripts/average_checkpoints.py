@@ -1,0 +1,54 @@
+"""Average the trained weights of checkpoints that share a base and an ancestor (a "model soup").
+
+    python scripts/average_checkpoints.py OUT CKPT_A CKPT_B [--weights 0.5 0.5]
+
+Blends a model continued with perturbation augmentation with the model it started from, to
+trade robustness against clean accuracy (docs/experiments: the 50/50 blend landed between
+the two on both). The output is a
+checkpoint directory (settings and tokenizer from the last input); evaluate it before use,
+since calibration must be refitted (`python -m training.evaluate OUT`).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from model.network import CONFIG_FILE, WEIGHTS_FILE, read_settings
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out")
+    parser.add_argument("checkpoints", nargs="+")
+    parser.add_argument("--weights", type=float, nargs="+", help="one per checkpoint (default: equal)")
+    args = parser.parse_args(argv)
+    weights = args.weights or [1 / len(args.checkpoints)] * len(args.checkpoints)
+    if len(weights) != len(args.checkpoints) or abs(sum(weights) - 1) > 1e-6:
+        raise SystemExit("give one weight per checkpoint, summing to 1")
+    if len({read_settings(c)["base"] for c in args.checkpoints}) != 1:
+        raise SystemExit("the checkpoints were trained on different bases")
+
+    states = [load_file(Path(c) / WEIGHTS_FILE) for c in args.checkpoints]
+    if any(s.keys() != states[0].keys() for s in states):
+        raise SystemExit("the checkpoints hold different weights")
+    blend = {k: sum(w * s[k].float() for w, s in zip(weights, states)).to(torch.float16) for k in states[0]}
+
+    out, last = Path(args.out), Path(args.checkpoints[-1])
+    out.mkdir(parents=True, exist_ok=True)
+    for f in last.iterdir():
+        if f.is_file() and f.name != WEIGHTS_FILE and ("tokenizer" in f.name or f.name == CONFIG_FILE):
+            shutil.copy(f, out / f.name)
+    save_file(blend, out / WEIGHTS_FILE)
+    settings = read_settings(out)
+    settings["weight_average"] = [[str(c), w] for c, w in zip(args.checkpoints, weights)]
+    (out / CONFIG_FILE).write_text(json.dumps(settings, indent=2) + "\n")
+    print(f"wrote {out}: {' + '.join(f'{w:g} x {c}' for c, w in zip(args.checkpoints, weights))}")
+
+
+if __name__ == "__main__":
+    main()
