@@ -4,9 +4,8 @@
 
 Blends a model continued with perturbation augmentation with the model it started from, to
 trade robustness against clean accuracy (docs/experiments: the 50/50 blend landed between
-the two on both). The output is a
-checkpoint directory (settings and tokenizer from the last input); evaluate it before use,
-since calibration must be refitted (`python -m training.evaluate OUT`).
+the two on both). The output is a checkpoint directory (settings and tokenizer from the last
+input); evaluate it before use, since calibration must be refitted (`python -m training.evaluate OUT`).
 """
 from __future__ import annotations
 
