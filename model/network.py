@@ -91,13 +91,17 @@ def build(base: str, **kwargs) -> TelltaleModel:
 
 def save(model: TelltaleModel, tokenizer, out_dir: str | Path, settings: dict) -> None:
     """Write a checkpoint directory. `settings` must hold at least `base`, `max_length`, `stride`."""
+    write_checkpoint({k: v for k, v in model.state_dict().items() if not k.startswith(FROZEN_PREFIX)},
+                     tokenizer, out_dir, settings)
+
+
+def write_checkpoint(state: dict, tokenizer, out_dir: str | Path, settings: dict) -> None:
+    """Write trained weights (all but the frozen word embeddings), tokenizer and settings."""
     from safetensors.torch import save_file
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()
-             if not k.startswith(FROZEN_PREFIX)}
-    save_file(state, out / WEIGHTS_FILE)
+    save_file({k: v.detach().to(torch.float16).contiguous() for k, v in state.items()}, out / WEIGHTS_FILE)
     tokenizer.save_pretrained(out)
     compress_tokenizer(out)
     meta = {"labels": list(LABELS), **settings}

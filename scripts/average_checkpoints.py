@@ -10,14 +10,11 @@ input); evaluate it before use, since calibration must be refitted (`python -m t
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
 from pathlib import Path
 
-import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
-from model.network import CONFIG_FILE, WEIGHTS_FILE, read_settings
+from model.network import WEIGHTS_FILE, load_tokenizer, read_settings, write_checkpoint
 
 
 def main(argv=None) -> None:
@@ -29,24 +26,17 @@ def main(argv=None) -> None:
     weights = args.weights or [1 / len(args.checkpoints)] * len(args.checkpoints)
     if len(weights) != len(args.checkpoints) or abs(sum(weights) - 1) > 1e-6:
         raise SystemExit("give one weight per checkpoint, summing to 1")
-    if len({read_settings(c)["base"] for c in args.checkpoints}) != 1:
+    settings = [read_settings(c) for c in args.checkpoints]
+    if len({s["base"] for s in settings}) != 1:
         raise SystemExit("the checkpoints were trained on different bases")
 
     states = [load_file(Path(c) / WEIGHTS_FILE) for c in args.checkpoints]
     if any(s.keys() != states[0].keys() for s in states):
         raise SystemExit("the checkpoints hold different weights")
-    blend = {k: sum(w * s[k].float() for w, s in zip(weights, states)).to(torch.float16) for k in states[0]}
-
-    out, last = Path(args.out), Path(args.checkpoints[-1])
-    out.mkdir(parents=True, exist_ok=True)
-    for f in last.iterdir():
-        if f.is_file() and f.name != WEIGHTS_FILE and ("tokenizer" in f.name or f.name == CONFIG_FILE):
-            shutil.copy(f, out / f.name)
-    save_file(blend, out / WEIGHTS_FILE)
-    settings = read_settings(out)
-    settings["weight_average"] = [[str(c), w] for c, w in zip(args.checkpoints, weights)]
-    (out / CONFIG_FILE).write_text(json.dumps(settings, indent=2) + "\n")
-    print(f"wrote {out}: {' + '.join(f'{w:g} x {c}' for c, w in zip(args.checkpoints, weights))}")
+    blend = {k: sum(w * s[k].float() for w, s in zip(weights, states)) for k in states[0]}
+    write_checkpoint(blend, load_tokenizer(args.checkpoints[-1]), args.out,
+                     {**settings[-1], "weight_average": [[str(c), w] for c, w in zip(args.checkpoints, weights)]})
+    print(f"wrote {args.out}: {' + '.join(f'{w:g} x {c}' for c, w in zip(args.checkpoints, weights))}")
 
 
 if __name__ == "__main__":
