@@ -1,8 +1,8 @@
 """Input normalisation against evasion, keeping every offset pointing into the user's text.
 
 Before the model sees a text: Unicode NFKC, invisible (zero-width, format) and control
-characters removed, and look-alike letters from other scripts (Cyrillic "а" in a Latin
-word) mapped to their Latin twin using Unicode's confusables table (the
+characters removed, and look-alike letters from other scripts (Cyrillic "а" in or among
+Latin words) mapped to their Latin twin using Unicode's confusables table (the
 `confusable_homoglyphs` package). Each removal or swap is itself evidence, reported as
 an artifact.
 """
@@ -47,19 +47,26 @@ def _latin_twin(ch: str) -> str | None:
     return None
 
 
-def _mixed_script_words(text: str) -> set[int]:
-    """Indices of non-ASCII letters that sit in a word that also has ASCII letters."""
+def _suspect_letters(text: str) -> set[int]:
+    """Indices of non-ASCII characters that may be disguised Latin letters: those in a word
+    that also has ASCII letters ("p\u0430ypal"), and those of a word made only of Latin
+    look-alikes between Latin words (a Cyrillic "\u0430" used as the article). A word with a
+    letter that has no Latin twin ("Москва"), or among words of its own script, is left alone."""
+    words = [m for m in _WORD.finditer(text) if any(c.isalpha() for c in m.group())]
+    latin = [any(c.isascii() and c.isalpha() for c in m.group()) for m in words]
     out = set()
-    for m in _WORD.finditer(text):
-        word = m.group()
-        if word.isascii() or not any(c.isascii() and c.isalpha() for c in word):
-            continue
-        out.update(m.start() + i for i, c in enumerate(word) if not c.isascii())
+    for k, m in enumerate(words):
+        foreign = [m.start() + i for i, c in enumerate(m.group()) if not c.isascii()]
+        if foreign and (latin[k] or (
+            all(_latin_twin(c) for c in m.group() if c.isalpha())
+            and all(latin[j] for j in (k - 1, k + 1) if 0 <= j < len(words))
+        )):
+            out.update(foreign)
     return out
 
 
 def normalize(text: str) -> Normalized:
-    suspects = _mixed_script_words(text)
+    suspects = _suspect_letters(text)
     chars, origin, findings = [], [], []
     for i, ch in enumerate(text):
         if _invisible(ch):

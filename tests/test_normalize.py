@@ -23,3 +23,11 @@ def test_plain_text_is_unchanged():
     text = "Plain English, naïve café: 42%."
     n = normalize(text)
     assert n.text == text and n.findings == [] and n.origin == list(range(len(text) + 1))
+
+
+def test_a_lone_lookalike_word_among_latin_words_is_mapped():
+    text = "She bought \u0430 boat. \u041d\u0435 sailed it to \u041c\u043e\u0441\u043a\u0432\u0430 \u0438 \u0430 \u0432\u043e\u0442."
+    n = normalize(text)
+    # the Cyrillic article and "He" sit between English words; the Russian words stay Russian
+    assert n.text == "She bought a boat. He sailed it to \u041c\u043e\u0441\u043a\u0432\u0430 \u0438 \u0430 \u0432\u043e\u0442."
+    assert [text[s:e] for s, e, what in n.findings] == ["\u0430", "\u041d", "\u0435"]
