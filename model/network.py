@@ -140,11 +140,16 @@ def load(ckpt_dir: str | Path, device: str | torch.device = "cpu"):
     return model.to(device).eval(), load_tokenizer(ckpt_dir), settings
 
 
-def load_weights(model: TelltaleModel, ckpt_dir: str | Path) -> TelltaleModel:
-    """Overlay a checkpoint's trained weights on `model` (built on the checkpoint's base)."""
+def read_weights(ckpt_dir: str | Path) -> dict:
+    """A checkpoint's trained weights (all but the frozen word embeddings), in float32."""
     from safetensors.torch import load_file
 
-    state = {k: v.float() for k, v in load_file(Path(ckpt_dir) / WEIGHTS_FILE).items()}
+    return {k: v.float() for k, v in load_file(Path(ckpt_dir) / WEIGHTS_FILE).items()}
+
+
+def load_weights(model: TelltaleModel, ckpt_dir: str | Path) -> TelltaleModel:
+    """Overlay a checkpoint's trained weights on `model` (built on the checkpoint's base)."""
+    state = read_weights(ckpt_dir)
     missing, unexpected = model.load_state_dict(state, strict=False)
     if unexpected or any(not k.startswith(FROZEN_PREFIX) for k in missing):
         raise ValueError(f"{ckpt_dir}: weights do not fit the model "

@@ -10,11 +10,8 @@ input); evaluate it before use, since calibration must be refitted (`python -m t
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from safetensors.torch import load_file
-
-from model.network import WEIGHTS_FILE, load_tokenizer, read_settings, write_checkpoint
+from model.network import load_tokenizer, read_settings, read_weights, write_checkpoint
 
 
 def main(argv=None) -> None:
@@ -30,10 +27,10 @@ def main(argv=None) -> None:
     if len({s["base"] for s in settings}) != 1:
         raise SystemExit("the checkpoints were trained on different bases")
 
-    states = [load_file(Path(c) / WEIGHTS_FILE) for c in args.checkpoints]
+    states = [read_weights(c) for c in args.checkpoints]
     if any(s.keys() != states[0].keys() for s in states):
         raise SystemExit("the checkpoints hold different weights")
-    blend = {k: sum(w * s[k].float() for w, s in zip(weights, states)) for k in states[0]}
+    blend = {k: sum(w * s[k] for w, s in zip(weights, states)) for k in states[0]}
     write_checkpoint(blend, load_tokenizer(args.checkpoints[-1]), args.out,
                      {**settings[-1], "weight_average": [[str(c), w] for c, w in zip(args.checkpoints, weights)]})
     print(f"wrote {args.out}: {' + '.join(f'{w:g} x {c}' for c, w in zip(args.checkpoints, weights))}")
