@@ -27,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--html", metavar="OUT.html", help="also write a highlighted HTML report")
     p.add_argument("--no-color", action="store_true", help="never colour the output")
     p.add_argument("--threshold", type=float, default=None, metavar="P",
-                   help="verdicts whose probability is below P are 'uncertain' (default: the model's)")
+                   help="verdicts whose probability is below P are 'uncertain' (default: the model's two "
+                        "bars, one for machine labels and one for 'original')")
     p.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="skip larger files (default %(default)s)")
     p.add_argument("--model", default=None, help="checkpoint directory (default: the shipped model)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when available)")

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from model import network
-from model.labels import LABELS
+from model.labels import LABELS, ORIGINAL
 from model.normalize import Normalized, normalize
 from model.text import Window, encode_document, split_sentences
 
@@ -94,6 +94,9 @@ class Predictor:
         self.model, self.tokenizer, self.settings, self.device = model, tokenizer, settings, device
         self.temperature = float(settings.get("temperature", 1.0))
         self.uncertain_below = float(settings.get("uncertain_below", 0.0))
+        # An "original" verdict cannot mislabel human text, so it has its own bar (fitted on
+        # validation against machine-made text passed as original); older checkpoints have one bar.
+        self.original_below = float(settings.get("original_below", self.uncertain_below))
         self.min_words = int(settings.get("min_words", 0))
         self.artifact_threshold = float(settings.get("artifact_threshold", 0.5))
 
@@ -115,7 +118,8 @@ class Predictor:
             texts: a sequence of strings (one text is `[text]`).
             batch_size: windows per forward pass.
             sentences / artifacts: whether to fill `Prediction.sentences` / `.artifacts`.
-            uncertain_below: override the checkpoint's threshold for the "uncertain" verdict.
+            uncertain_below: one bar for every label instead of the checkpoint's two (machine
+                labels, "original") under which the verdict is "uncertain".
         """
         if isinstance(texts, str):
             raise TypeError("predict takes a sequence of texts; use predict_one(text) for one")
@@ -174,8 +178,8 @@ class Predictor:
 
     def assemble(self, run: DocumentRun, want_sentences: bool = True, want_artifacts: bool = True,
                  threshold: float | None = None) -> Prediction:
-        """Turn a run into a Prediction (calibrated; "uncertain" below `threshold`)."""
-        threshold = self.uncertain_below if threshold is None else threshold
+        """Turn a run into a Prediction (calibrated; "uncertain" below the bar of its label, or
+        below `threshold` for every label when one is given)."""
         probs = self.document_probabilities(run)
         words = len(run.norm.text.split())
         flags = []
@@ -184,6 +188,8 @@ class Predictor:
         if words and english_share(run.norm.text) < 0.12:
             flags.append("not-english")
         label = LABELS[int(probs.argmax())]
+        if threshold is None:
+            threshold = self.original_below if label == LABELS[ORIGINAL] else self.uncertain_below
         if float(probs.max()) < threshold or not words:
             label = UNCERTAIN
         prediction = Prediction(label, _as_dict(probs), words=words, flags=flags)

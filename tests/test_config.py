@@ -25,4 +25,4 @@ def test_bad_values_are_refused(override, message):
 def test_shipped_configs_load():
     assert TrainConfig.from_yaml("configs/default.yaml").base == "e5-small"
     assert TrainConfig.from_yaml("configs/tiny.yaml").max_steps > 0
-    assert TrainConfig.from_yaml("configs/robust.yaml").init_from == "model/weights"
+    assert TrainConfig.from_yaml("configs/continue.yaml").init_from == "runs/default"

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from training.evaluate import (char_prf, choose_min_words, expected_calibration_error, fit_uncertain_threshold,
-                               human_fpr, truncate)
+from training.evaluate import (char_prf, choose_min_words, expected_calibration_error, fit_original_threshold,
+                               fit_uncertain_threshold, human_fpr, truncate)
 
 
 def test_ece_is_zero_when_confidence_matches_accuracy_and_positive_when_overconfident():
@@ -32,6 +32,18 @@ def test_uncertain_threshold_keeps_human_false_positives_under_one_percent():
     t = fit_uncertain_threshold(probs, rows)
     machine = (probs.argmax(1) != 0) & (probs.max(1) >= t)
     assert machine.mean() <= 0.01 and t > 0.34
+
+
+def test_original_threshold_keeps_machine_text_called_original_under_five_percent():
+    rng = np.random.default_rng(0)
+    probs = []
+    for i in range(400):  # machine-made docs: 20% wrongly called original, with confidence spread over 0.4-0.95
+        c = 0.4 + 0.55 * rng.random()
+        probs.append([c, 1 - c, 0.0] if i % 5 == 0 else [0.05, 0.95, 0.0])
+    probs = np.array(probs)
+    t = fit_original_threshold(probs, [{"label": "machine-translated"}] * 400)
+    called_original = (probs.argmax(1) == 0) & (probs.max(1) >= t)
+    assert 0.04 <= called_original.mean() <= 0.05 and t > 0.34
 
 
 def test_human_fpr_by_kind_ignores_uncertain():

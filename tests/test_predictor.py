@@ -65,6 +65,16 @@ def test_uncertain_threshold_override(predictor):
     assert predictor.predict_one(ARTICLE, uncertain_below=0.0).label in LABELS
 
 
+def test_only_the_bar_of_the_predicted_label_makes_it_uncertain(predictor, monkeypatch):
+    label = predictor.predict_one(ARTICLE, uncertain_below=0.0).label
+    own, other = ("original_below", "uncertain_below") if label == "original" else ("uncertain_below", "original_below")
+    monkeypatch.setattr(predictor, own, 0.0)
+    monkeypatch.setattr(predictor, other, 1.01)
+    assert predictor.predict_one(ARTICLE).label == label
+    monkeypatch.setattr(predictor, own, 1.01)
+    assert predictor.predict_one(ARTICLE).label == "uncertain"
+
+
 def test_to_dict_is_json_ready(predictor):
     d = predictor.predict_one(ARTICLE).to_dict()
     back = json.loads(json.dumps(d))
@@ -78,3 +88,4 @@ def test_shipped_checkpoint_holds_labels_and_its_calibration(predictor):
     # fitted on the validation split by training.evaluate, used by every prediction
     assert 0.3 < s["temperature"] < 10 and 1 / 3 <= s["uncertain_below"] < 1 and s["min_words"] > 0
     assert (predictor.temperature, predictor.uncertain_below) == (s["temperature"], s["uncertain_below"])
+    assert 1 / 3 <= predictor.original_below == s["original_below"] < 1

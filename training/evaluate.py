@@ -2,10 +2,11 @@
 
     python -m training.evaluate runs/default [--config configs/default.yaml] [--max-docs N]
 
-Validation (never test) chooses the temperature, the "uncertain" threshold (at most 1% of
-human-written documents get a machine label) and the minimum length; they are stored in
-the checkpoint. The test split then measures everything the Predictor outputs, beside a
-character n-gram TF-IDF + logistic regression baseline trained on the same train split.
+Validation (never test) chooses the temperature, the two "uncertain" thresholds (at most 1%
+of human-written documents get a machine label; at most 5% of machine-made ones are called
+original) and the minimum length; they are stored in the checkpoint. The test split then
+measures everything the Predictor outputs, beside a character n-gram TF-IDF + logistic
+regression baseline trained on the same train split.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from training.corpus import labelled_regions, load_docs, load_spans, span_index_
 from training.perturb import PERTURBATIONS, perturb
 
 HUMAN_FPR_TARGET = 0.01  # share of human-written documents allowed a machine label
+MACHINE_MISS_TARGET = 0.05  # share of machine-made documents allowed a definite "original"
 LENGTH_BUCKETS = ("1 sentence", "2-3 sentences", "~50 words", "~100 words", "~300 words", "500+ words")
 
 
@@ -108,9 +110,19 @@ def fit_temperature(predictor, runs, gold) -> float:
 def fit_uncertain_threshold(probs: np.ndarray, rows: list[dict]) -> float:
     """Smallest threshold under which at most HUMAN_FPR_TARGET of human-written docs get a machine label."""
     human = np.array([r["label"] == "original" for r in rows])
+    return _smallest_threshold(probs[human], probs[human].argmax(1) != ORIGINAL, HUMAN_FPR_TARGET)
+
+
+def fit_original_threshold(probs: np.ndarray, rows: list[dict]) -> float:
+    """Smallest threshold under which at most MACHINE_MISS_TARGET of machine-made docs are called original."""
+    machine = np.array([r["label"] != "original" for r in rows])
+    return _smallest_threshold(probs[machine], probs[machine].argmax(1) == ORIGINAL, MACHINE_MISS_TARGET)
+
+
+def _smallest_threshold(probs: np.ndarray, wrong: np.ndarray, budget: float) -> float:
+    """Smallest bar on the top probability that leaves at most `budget` of the rows a wrong, definite verdict."""
     for t in np.arange(0.34, 1.0, 0.01):
-        machine = (probs.argmax(1) != ORIGINAL) & (probs.max(1) >= t)
-        if machine[human].mean() <= HUMAN_FPR_TARGET:
+        if (wrong & (probs.max(1) >= t)).mean() <= budget:
             return float(round(t, 2))
     return 0.99
 
@@ -207,13 +219,16 @@ def evaluate_checkpoint(ckpt: str | Path, cfg: TrainConfig, max_docs: int = 0, v
     predictor.temperature = temperature
     val_probs = np.stack([predictor.document_probabilities(r).numpy() for r in val_runs])
     threshold = fit_uncertain_threshold(val_probs, val_rows)
+    original_threshold = fit_original_threshold(val_probs, val_rows)
     val_length = accuracy_by_length(predictor, val_rows, 200, cfg.seed)
     min_words = choose_min_words(val_length)
     settings = json.loads((ckpt / CONFIG_FILE).read_text())
-    settings.update(temperature=temperature, uncertain_below=threshold, min_words=min_words)
+    settings.update(temperature=temperature, uncertain_below=threshold, original_below=original_threshold,
+                    min_words=min_words)
     (ckpt / CONFIG_FILE).write_text(json.dumps(settings, indent=2) + "\n")
-    predictor.uncertain_below, predictor.min_words = threshold, min_words
-    log(f"validation: temperature {temperature}, uncertain below {threshold}, min words {min_words}")
+    predictor.uncertain_below, predictor.original_below, predictor.min_words = threshold, original_threshold, min_words
+    log(f"validation: temperature {temperature}, uncertain below {threshold} (original below "
+        f"{original_threshold}), min words {min_words}")
 
     # 2. test documents
     test_rows = sample(splits["test"], max_docs)
@@ -228,6 +243,7 @@ def evaluate_checkpoint(ckpt: str | Path, cfg: TrainConfig, max_docs: int = 0, v
     ece_before, _ = expected_calibration_error(raw, np.array(gold))
     ece_after, reliability = expected_calibration_error(probs, np.array(gold))
     definite = [i for i, p in enumerate(predictions) if p.label != UNCERTAIN]
+    definite_set = set(definite)
     band_pred = [pred[i] for i in definite]
     report = {
         "checkpoint": str(ckpt),
@@ -240,10 +256,13 @@ def evaluate_checkpoint(ckpt: str | Path, cfg: TrainConfig, max_docs: int = 0, v
         "recall_by_system": grouped_recall(test_rows, gold, pred, lambda r: f"{r['label']} / {r['system']}"),
         "uncertain_band": {
             "threshold": threshold,
+            "original_threshold": original_threshold,
             "coverage": len(definite) / len(test_rows),
-            "accuracy_on_definite": float(np.mean([gold[i] == pred[i] for i in definite])) if definite else None,
-            "human_false_positive_rate_on_all": human_fpr(test_rows, [pred[i] if i in set(definite) else -1
+            "accuracy_on_definite": _share([gold[i] == pred[i] for i in definite]),
+            "human_false_positive_rate_on_all": human_fpr(test_rows, [pred[i] if i in definite_set else -1
                                                                        for i in range(len(pred))]),
+            "machine_made_called_original": _share([i in definite_set and pred[i] == ORIGINAL
+                                                    for i, g in enumerate(gold) if g != ORIGINAL]),
             "definite_documents": classification_metrics([gold[i] for i in definite], band_pred),
         },
     }
@@ -315,6 +334,10 @@ def evaluate_checkpoint(ckpt: str | Path, cfg: TrainConfig, max_docs: int = 0, v
 # --- writing it down -------------------------------------------------------------
 
 
+def _share(flags: list[bool]) -> float | None:
+    return float(np.mean(flags)) if flags else None
+
+
 def _pct(x) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
@@ -349,12 +372,17 @@ def markdown_report(r: dict) -> str:
               for k, v in d["per_class"].items()]
     lines += ["", "Confusion matrix (rows gold, columns predicted; " + ", ".join(LABELS) + "):", ""]
     lines += ["    " + " ".join(f"{x:6d}" for x in row) for row in d["confusion"]]
-    lines += ["", f"## The `uncertain` band (threshold {u['threshold']}, chosen on validation)", "",
+    lines += ["", f"## The `uncertain` band (thresholds chosen on validation: {u['threshold']} for a machine "
+              f"label, {u['original_threshold']} for original)", "",
               f"Coverage (documents with a definite verdict): {_pct(u['coverage'])}; accuracy on them: "
               f"{_pct(u['accuracy_on_definite'])}; human-written documents given a machine label: "
               f"{_pct(u['human_false_positive_rate_on_all']['all']['fpr'])} "
               f"(human {_pct(u['human_false_positive_rate_on_all']['human']['fpr'])}, "
-              f"human-translation {_pct(u['human_false_positive_rate_on_all']['human-translation']['fpr'])}).", ""]
+              f"human-translation {_pct(u['human_false_positive_rate_on_all']['human-translation']['fpr'])}); "
+              f"machine-made documents called original: {_pct(u['machine_made_called_original'])}.", "",
+              "Definite verdicts by label (precision / recall / n gold): " + "; ".join(
+                  f"{k} {v['precision']:.3f} / {v['recall']:.3f} / {v['support']}"
+                  for k, v in u["definite_documents"].get("per_class", {}).items()) + ".", ""]
     lines += ["## Recall by label / kind / source", "", "| stratum | n | telltale | baseline |", "|---|---|---|---|"]
     for k, v in r["recall_by_source"].items():
         lines.append(f"| {k} | {v['n']} | {_pct(v['recall'])} | {_pct(r['baseline']['recall_by_source'][k]['recall'])} |")
