@@ -16,6 +16,7 @@ from model.text import Window, encode_document, split_sentences
 SHIPPED = Path(__file__).parent / "weights"
 UNCERTAIN = "uncertain"
 DOCS_PER_RUN = 256  # documents whose windows are batched together
+_CLAUSE_PUNCTUATION = re.compile(r"[.,;:!?]")
 _FUNCTION_WORDS = set(
     "the of and to a in that is was he for it with as his on be at by i this had not are but from or "
     "have an they which one you were her all she there would their we him been has when who will more "
@@ -63,7 +64,7 @@ class Prediction:
     sentences: list[Sentence] = field(default_factory=list)
     artifacts: list[Artifact] = field(default_factory=list)
     words: int = 0
-    flags: list[str] = field(default_factory=list)  # "too-short", "not-english"
+    flags: list[str] = field(default_factory=list)  # "too-short", "not-english", "no-punctuation"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -187,6 +188,8 @@ class Predictor:
             flags.append("too-short")
         if words and english_share(run.norm.text) < 0.12:
             flags.append("not-english")
+        if words >= 30 and len(_CLAUSE_PUNCTUATION.findall(run.norm.text)) < words / 50:
+            flags.append("no-punctuation")  # stripping it is an evasion: MT shows partly in punctuation
         label = LABELS[int(probs.argmax())]
         if threshold is None:
             threshold = self.original_below if label == LABELS[ORIGINAL] else self.uncertain_below

@@ -11,6 +11,7 @@ SHADES = {"original": "#e6f4ea", "machine-translated": "#fff4d6", "ai-rewritten"
 FLAG_TEXT = {
     "too-short": "text is too short for a reliable verdict",
     "not-english": "text is mostly not English; the verdict is unreliable",
+    "no-punctuation": "text has almost no punctuation, which hides cues of machine translation; the verdict is less reliable",
 }
 
 

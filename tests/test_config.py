@@ -16,6 +16,7 @@ def test_yaml_and_overrides(tmp_path):
     ("base=bert-huge", "base must be one of"),
     ("stride=1000", "stride"),
     ("augment=1.5", "augment is a share"),
+    ("machine_missed_budget=5", "machine_missed_budget is a share"),
 ])
 def test_bad_values_are_refused(override, message):
     with pytest.raises(ValueError, match=message):

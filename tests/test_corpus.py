@@ -102,3 +102,14 @@ def test_augmented_copy_keeps_artifact_labels_on_their_words(tokenizer):
         assert flagged.replace("▁", "").lower() == "inaugurated"
         assert window["labels"] == lone["labels"] == LABEL2ID["machine-translated"]
     assert len(texts - {pairs[0][1]}) >= 2  # the windows come from perturbed copies
+
+
+def test_perturbed_copy_can_come_beside_the_clean_document(tokenizer):
+    text = "The mayor opened the new bridge on Monday. Crowds cheered, and the band played."
+    row = doc(1, "g", "original", "human", "news", text)
+    cfg = SimpleNamespace(max_length=128, stride=96)
+    examples = document_examples(row, tokenizer, cfg, random.Random(0), augment=1.0, keep_clean=True)
+    windows = ["".join(tokenizer.convert_ids_to_tokens(e["input_ids"][1:-1])).replace("▁", "")
+               for e in examples if len(e["sentence_labels"]) == 2]  # not the lone sentences
+    assert len(examples) == 4 and len(windows) == 2
+    assert windows[0] == text.replace(" ", "") != windows[1]

@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 
@@ -57,6 +58,12 @@ def test_flags_for_short_and_foreign_text(predictor):
     assert "not-english" in predictor.predict_one(german).flags
     short = predictor.predict_one("Ferry stays open.")
     assert "too-short" in short.flags and "not-english" not in predictor.predict_one(ARTICLE).flags
+
+
+def test_text_stripped_of_its_punctuation_is_flagged(predictor):
+    stripped = re.sub(r"[^\w\s]", "", ARTICLE)
+    assert "no-punctuation" in predictor.predict_one(stripped).flags
+    assert "no-punctuation" not in predictor.predict_one(ARTICLE).flags
 
 
 def test_uncertain_threshold_override(predictor):

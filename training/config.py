@@ -29,6 +29,7 @@ class TrainConfig:
                                                           "ai-rewritten": 0.3})
     validation_docs: int = 500  # validation documents used for model selection during training
     augment: float = 0.0  # share of training documents given random casing and/or stripped punctuation
+    augment_keeps_clean: bool = False  # the perturbed copy comes beside the clean document, not instead of it
     sample_seed: int = 0  # added to the seed of each epoch's sample: a continued run draws new documents
     init_from: str = ""  # a checkpoint directory to continue training from ("" = the bare base encoder)
 
@@ -43,6 +44,10 @@ class TrainConfig:
     logging_steps: int = 25
     max_steps: int = -1  # stop after this many steps (-1 = run all epochs)
 
+    # the `uncertain` band, fitted on validation by training.evaluate
+    human_flagged_budget: float = 0.01  # share of human-written documents allowed a definite machine label
+    machine_missed_budget: float = 0.05  # share of machine-made documents allowed a definite "original"
+
     def __post_init__(self):
         if self.base not in BASES:
             raise ValueError(f"base must be one of {BASES}, not {self.base!r}")
@@ -51,8 +56,9 @@ class TrainConfig:
         if not 0 < self.stride <= self.max_length - 2:
             raise ValueError("stride must be between 1 and max_length - 2")
         self.split = tuple(self.split)
-        if not 0 <= self.augment <= 1:
-            raise ValueError("augment is a share between 0 and 1")
+        for key in ("augment", "human_flagged_budget", "machine_missed_budget"):
+            if not 0 <= getattr(self, key) <= 1:
+                raise ValueError(f"{key} is a share between 0 and 1")
         if len(self.split) != 3 or abs(sum(self.split) - 1) > 1e-6:
             raise ValueError("split needs three shares summing to 1")
 

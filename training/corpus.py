@@ -169,17 +169,27 @@ def sampling_weights(docs: Dataset, label_weights: dict) -> list[float]:
 
 
 def document_examples(doc: dict, tokenizer, cfg, rng: random.Random, span_index=None,
-                      augment: float = 0.0) -> list[dict]:
-    """One random window of `doc` and one random lone sentence, with all their labels; with
-    probability `augment` both come from a perturbed copy of the document."""
+                      augment: float = 0.0, keep_clean: bool = False) -> list[dict]:
+    """One random window of `doc` and one random lone sentence, with all their labels. With
+    probability `augment` they come from a perturbed copy of the document, which replaces the
+    clean one or, with `keep_clean`, comes beside it (two windows and two lone sentences)."""
     label = LABEL2ID[doc["label"]]
     text = doc["text"]
     sentences = split_sentences(text)
     artifacts, unchanged, known = labelled_regions(doc, span_index)
+    views = [(text, sentences, artifacts, unchanged)]
     if augment and rng.random() < augment:
-        text, where = perturb(text, rng.choice(AUGMENTATIONS), rng)
-        sentences, artifacts, unchanged = ([(where[s], where[e]) for s, e in spans if where[e] > where[s]]
-                                           for spans in (sentences, artifacts, unchanged))
+        perturbed, where = perturb(text, rng.choice(AUGMENTATIONS), rng)
+        moved = ([(where[s], where[e]) for s, e in spans if where[e] > where[s]]
+                 for spans in (sentences, artifacts, unchanged))
+        views = (views if keep_clean else []) + [(perturbed, *moved)]
+    examples = []
+    for view in views:
+        examples += _view_examples(*view, label, known, tokenizer, cfg, rng)
+    return examples
+
+
+def _view_examples(text, sentences, artifacts, unchanged, label, known, tokenizer, cfg, rng) -> list[dict]:
     sentence_labels = [IGNORE if _overlaps(s, unchanged) and not _overlaps(s, artifacts) else label
                        for s in sentences]
     windows = encode_document(tokenizer, text, sentences, cfg.max_length, cfg.stride)
@@ -218,14 +228,14 @@ def span_examples(spans: Dataset, tokenizer, cfg) -> list[dict]:
 
 
 def build_examples(docs: Dataset, tokenizer, cfg, n_docs: int, seed: int, spans: Dataset | None = None,
-                   n_spans: int = 0, augment: float = 0.0) -> Dataset:
+                   n_spans: int = 0, augment: float = 0.0, keep_clean: bool = False) -> Dataset:
     """A balanced sample of `n_docs` documents (with replacement) turned into examples."""
     rng = random.Random(seed)
     index = span_index_of(spans)
     chosen = rng.choices(range(len(docs)), weights=sampling_weights(docs, cfg.label_weights), k=n_docs)
     examples = []
     for i in chosen:
-        examples += document_examples(docs[i], tokenizer, cfg, rng, index, augment)
+        examples += document_examples(docs[i], tokenizer, cfg, rng, index, augment, keep_clean)
     if spans is not None and n_spans and len(spans):
         picked = spans.select(rng.sample(range(len(spans)), min(n_spans, len(spans))))
         examples += span_examples(picked, tokenizer, cfg)

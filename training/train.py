@@ -47,7 +47,7 @@ def main(argv=None) -> Path:
     # A fresh balanced sample per epoch (different seed), concatenated: one Trainer pass.
     train = concatenate_datasets([
         build_examples(splits["train"], tokenizer, cfg, cfg.docs_per_epoch, cfg.seed + cfg.sample_seed + epoch,
-                       train_spans, cfg.span_examples_per_epoch, cfg.augment)
+                       train_spans, cfg.span_examples_per_epoch, cfg.augment, cfg.augment_keeps_clean)
         for epoch in range(cfg.epochs)
     ])
     validation = build_examples(splits["validation"], tokenizer, cfg, cfg.validation_docs, cfg.seed)
