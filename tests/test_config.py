@@ -27,3 +27,4 @@ def test_shipped_configs_load():
     assert TrainConfig.from_yaml("configs/default.yaml").base == "e5-small"
     assert TrainConfig.from_yaml("configs/tiny.yaml").max_steps > 0
     assert TrainConfig.from_yaml("configs/continue.yaml").init_from == "runs/default"
+    assert TrainConfig.from_yaml("configs/copies.yaml").init_from == "runs/continued"
