@@ -4,9 +4,9 @@
 
 Validation (never test) chooses the temperature, the two "uncertain" thresholds (by default at
 most 1% of human-written documents get a machine label and at most 5% of machine-made ones are
-called original: `human_flagged_budget`, `machine_missed_budget`) and the minimum length; they are stored in the checkpoint. The test split then
-measures everything the Predictor outputs, beside a character n-gram TF-IDF + logistic
-regression baseline trained on the same train split.
+called original: `human_flagged_budget`, `machine_missed_budget`) and the minimum length; they
+are stored in the checkpoint. The test split then measures everything the Predictor outputs,
+beside a character n-gram TF-IDF + logistic regression baseline trained on the same train split.
 """
 from __future__ import annotations
 
