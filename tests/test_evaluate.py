@@ -29,7 +29,7 @@ def test_uncertain_threshold_keeps_human_false_positives_under_one_percent():
         probs.append([1 - c, c, 0.0] if wrong else [c, 1 - c, 0.0])
         rows.append({"label": "original", "kind": "human"})
     probs = np.array(probs)
-    t = fit_uncertain_threshold(probs, rows)
+    t = fit_uncertain_threshold(probs, rows, budget=0.01)
     machine = (probs.argmax(1) != 0) & (probs.max(1) >= t)
     assert machine.mean() <= 0.01 and t > 0.34
 
@@ -41,7 +41,7 @@ def test_original_threshold_keeps_machine_text_called_original_under_five_percen
         c = 0.4 + 0.55 * rng.random()
         probs.append([c, 1 - c, 0.0] if i % 5 == 0 else [0.05, 0.95, 0.0])
     probs = np.array(probs)
-    t = fit_original_threshold(probs, [{"label": "machine-translated"}] * 400)
+    t = fit_original_threshold(probs, [{"label": "machine-translated"}] * 400, budget=0.05)
     called_original = (probs.argmax(1) == 0) & (probs.max(1) >= t)
     assert 0.04 <= called_original.mean() <= 0.05 and t > 0.34
 

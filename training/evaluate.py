@@ -105,13 +105,13 @@ def fit_temperature(predictor, runs, gold) -> float:
     return best[1]
 
 
-def fit_uncertain_threshold(probs: np.ndarray, rows: list[dict], budget: float = 0.01) -> float:
+def fit_uncertain_threshold(probs: np.ndarray, rows: list[dict], budget: float) -> float:
     """Smallest threshold under which at most `budget` of human-written docs get a machine label."""
     human = np.array([r["label"] == "original" for r in rows])
     return _smallest_threshold(probs[human], probs[human].argmax(1) != ORIGINAL, budget)
 
 
-def fit_original_threshold(probs: np.ndarray, rows: list[dict], budget: float = 0.05) -> float:
+def fit_original_threshold(probs: np.ndarray, rows: list[dict], budget: float) -> float:
     """Smallest threshold under which at most `budget` of machine-made docs are called original."""
     machine = np.array([r["label"] != "original" for r in rows])
     return _smallest_threshold(probs[machine], probs[machine].argmax(1) == ORIGINAL, budget)
@@ -403,12 +403,10 @@ def markdown_report(r: dict) -> str:
     lines += ["", f"Minimum length for a verdict (from validation): {r['validation_choices']['min_words']} words.", "",
               f"## Perturbed test documents ({p['n']} sampled)", ""]
     flagged = r.get("perturbation_flagged_no_punctuation")  # absent from older reports
-    if flagged:
-        lines += ["| input | accuracy | warned `no-punctuation` |", "|---|---|---|"]
-        lines += [f"| {k} | {_pct(v)} | {_pct(flagged[k])} |" for k, v in p.items() if k not in ("n", "largest_drop")]
-    else:
-        lines += ["| input | accuracy |", "|---|---|"]
-        lines += [f"| {k} | {_pct(v)} |" for k, v in p.items() if k not in ("n", "largest_drop")]
+    lines += ["| input | accuracy |" + (" warned `no-punctuation` |" if flagged else ""),
+              "|---|---|" + ("---|" if flagged else "")]
+    lines += [f"| {k} | {_pct(v)} |" + (f" {_pct(flagged[k])} |" if flagged else "")
+              for k, v in p.items() if k not in ("n", "largest_drop")]
     lines += [f"", f"Largest drop: {100 * p['largest_drop']:.1f} points.", ""]
     return "\n".join(lines) + "\n"
 
