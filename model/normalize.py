@@ -3,13 +3,15 @@
 Before the model sees a text: Unicode NFKC, invisible (zero-width, format) and control
 characters removed, and look-alike letters from other scripts (Cyrillic "а" in or among
 Latin words) mapped to their Latin twin using Unicode's confusables table (the
-`confusable_homoglyphs` package). Each removal or swap is itself evidence, reported as
-an artifact.
+`confusable_homoglyphs` package), and words in odd casing ("tHe", "MINISTER") given the
+casing the text uses most for them (random casing is an evasion the tokenizer cannot shrug
+off: e5 is cased). Each removal or swap is itself evidence, reported as an artifact.
 """
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -17,6 +19,12 @@ from confusable_homoglyphs import confusables
 
 _KEEP_CONTROLS = {"\n", "\t", "\r"}
 _WORD = re.compile(r"\w+")
+_LETTERS = re.compile(r"[^\W\d_]{2,}")
+# Casing no English word has: "hoUse", "miNIster", "MINister". Acronyms ("MPs", "AfD") and brand
+# names ("eBay", "SpaceX", "McCain") do not match.
+_SCRAMBLED = re.compile(r"^[a-z]{2,}[A-Z]|[a-z][A-Z]{2,}[a-z]|[A-Z]{2,}[a-z]{2,}")
+_LINE_START = re.compile(r"(?:^|\n)[ \t]*$")
+_AFTER_SENTENCE_END = re.compile(r"(?:^|[.!?][\"'”’)\]]*\s+|\n\s*)$")
 
 
 @dataclass
@@ -65,6 +73,42 @@ def _suspect_letters(text: str) -> set[int]:
     return out
 
 
+def _sentence_initial(text: str, start: int) -> bool:
+    return bool(_AFTER_SENTENCE_END.search(text, max(0, start - 8), start))
+
+
+def _recased(text: str) -> list[tuple[int, str, bool]]:
+    """(start, word, noteworthy) for each word in odd casing (mixed, or all capitals) given the casing the
+    text uses most for it ("THE" among "the"s), or lower case when it appears once in a casing
+    no word has ("hoUse") or shouted ("MINISTER"). A casing the text uses most is kept: an
+    acronym ("US" among a few "us"), or an MT artifact such as "JaBleh" that the model should see.
+    Capitals that open a line or run on from other capitals are a dateline or a headline
+    ("PORT ELLERY, May 3"), re-cased but not worth an artifact."""
+    words = list(_LETTERS.finditer(text))
+    usual: dict[str, Counter] = {}
+    for m in words:
+        w = m.group()
+        if not _sentence_initial(text, m.start()):
+            usual.setdefault(w.lower(), Counter())[w] += 1
+    out = []
+    for k, m in enumerate(words):
+        w = m.group()
+        if w.islower() or w.istitle():
+            continue
+        seen = usual.get(w.lower(), Counter())
+        # the casing used most; a tie goes to a plain one ("VOTED" once, "voted" once)
+        best = max(seen, key=lambda c: (seen[c], c.islower() or c.istitle())) if seen else w
+        if sum(seen.values()) <= 1 and ((w.isupper() and len(w) >= 6) or _SCRAMBLED.search(w)):
+            best = w.lower()  # a one-off in a casing no word has, or shouted
+        if _sentence_initial(text, m.start()):
+            best = best[0].upper() + best[1:]
+        if best != w and len(best) == len(w):
+            headline = w.isupper() and (_LINE_START.search(text, max(0, m.start() - 8), m.start()) or any(
+                words[j].group().isupper() for j in (k - 1, k + 1) if 0 <= j < len(words)))
+            out.append((m.start(), best, not headline))
+    return out
+
+
 def normalize(text: str) -> Normalized:
     suspects = _suspect_letters(text)
     chars, origin, findings = [], [], []
@@ -81,4 +125,12 @@ def normalize(text: str) -> Normalized:
         chars.append(out)
         origin.extend([i] * len(out))
     origin.append(len(text))
-    return Normalized("".join(chars), origin, findings)
+    normalized = "".join(chars)
+    if any(c.isupper() for c in normalized):
+        pieces = list(normalized)
+        for start, word, noteworthy in _recased(normalized):
+            pieces[start : start + len(word)] = word
+            if noteworthy:
+                findings.append((origin[start], origin[start + len(word) - 1] + 1, "odd casing"))
+        normalized = "".join(pieces)
+    return Normalized(normalized, origin, sorted(findings))

@@ -43,7 +43,7 @@ class Artifact:
     start: int
     end: int
     score: float
-    kind: str = "model"  # "model", "homoglyph" or "invisible character"
+    kind: str = "model"  # "model", "homoglyph", "invisible character" or "odd casing"
 
 
 @dataclass
@@ -94,6 +94,9 @@ class Predictor:
     def __init__(self, model, tokenizer, settings: dict, device):
         self.model, self.tokenizer, self.settings, self.device = model, tokenizer, settings, device
         self.temperature = float(settings.get("temperature", 1.0))
+        # Multipliers on the document probabilities, fitted on validation (1 for each label in
+        # older checkpoints): the model under-calls machine translation.
+        self.label_prior = torch.tensor(settings.get("label_prior", [1.0] * len(LABELS)))
         self.uncertain_below = float(settings.get("uncertain_below", 0.0))
         # An "original" verdict cannot mislabel human text, so it has its own bar (fitted on
         # validation against machine-made text passed as original); older checkpoints have one bar.
@@ -170,12 +173,16 @@ class Predictor:
         artifact = torch.softmax(out["token_logits"].float(), -1)[..., 1].cpu()
         return [(logits[r], sent[r] if sent is not None else None, artifact[r]) for r in range(len(windows))]
 
-    def document_probabilities(self, run: "DocumentRun", temperature: float | None = None) -> torch.Tensor:
-        """Calibrated probabilities of a document: its windows', averaged by token count."""
+    def document_probabilities(self, run: "DocumentRun", temperature: float | None = None,
+                               label_prior=None) -> torch.Tensor:
+        """Calibrated probabilities of a document: its windows', averaged by token count, then
+        reweighted by the label prior."""
         t = self.temperature if temperature is None else temperature
+        prior = self.label_prior if label_prior is None else torch.as_tensor(label_prior, dtype=torch.float)
         weights = torch.tensor([float(max(len(w.token_spans), 1)) for w in run.windows])
         probs = torch.softmax(torch.stack([o[0] for o in run.outputs]) / t, -1)
-        return (probs * weights[:, None]).sum(0) / weights.sum()
+        probs = (probs * weights[:, None]).sum(0) / weights.sum() * prior
+        return probs / probs.sum()
 
     def assemble(self, run: DocumentRun, want_sentences: bool = True, want_artifacts: bool = True,
                  threshold: float | None = None) -> Prediction:

@@ -31,3 +31,11 @@ def test_a_lone_lookalike_word_among_latin_words_is_mapped():
     # the Cyrillic article and "He" sit between English words; the Russian words stay Russian
     assert n.text == "She bought a boat. He sailed it to \u041c\u043e\u0441\u043a\u0432\u0430 \u0438 \u0430 \u0432\u043e\u0442."
     assert [text[s:e] for s, e, what in n.findings] == ["\u0430", "\u041d", "\u0435"]
+
+
+def test_odd_casing_takes_the_casing_the_text_uses_elsewhere():
+    text = "The minister spoke. tHe MINISTER left, and the minister's aide stayed. NATO met NATO. JaBleh fell."
+    n = normalize(text)
+    # an acronym kept throughout and a one-off "JaBleh" (an MT artifact, not an evasion) stay as written
+    assert n.text == "The minister spoke. The minister left, and the minister's aide stayed. NATO met NATO. JaBleh fell."
+    assert [(text[s:e], what) for s, e, what in n.findings] == [("tHe", "odd casing"), ("MINISTER", "odd casing")]
