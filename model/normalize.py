@@ -78,9 +78,9 @@ def _sentence_initial(text: str, start: int) -> bool:
 
 
 def _recased(text: str) -> list[tuple[int, str, bool]]:
-    """(start, word, noteworthy) for each word in odd casing (mixed, or all capitals) given the casing the
-    text uses most for it ("THE" among "the"s), or lower case when it appears once in a casing
-    no word has ("hoUse") or shouted ("MINISTER"). A casing the text uses most is kept: an
+    """(start, word, noteworthy) for each word in odd casing (mixed, or all capitals) given the
+    casing the text uses most for it ("THE" among "the"s), or lower case when it appears once in
+    a casing no word has ("hoUse") or shouted ("MINISTER"). A casing the text uses most is kept: an
     acronym ("US" among a few "us"), or an MT artifact such as "JaBleh" that the model should see.
     Capitals that open a line or run on from other capitals are a dateline or a headline
     ("PORT ELLERY, May 3"), re-cased but not worth an artifact."""

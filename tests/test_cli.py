@@ -23,13 +23,13 @@ def test_default_output_block(article, capsys):
     assert "\x1b[" not in out  # not a terminal: no colour
 
 
-
 def test_evasion_artifacts_are_listed_with_their_kind(tmp_path, capsys):
     path = tmp_path / "evasive.txt"
     path.write_text(ARTICLE.replace("the boat", "tHe b\u043eat"), encoding="utf-8")
     assert main([str(path)]) == 0
     out = capsys.readouterr().out
     assert "'tHe'  1.00  (odd casing)" in out and "'\u043e'  1.00  (homoglyph U+043E)" in out
+
 
 def test_sentences_listing_has_line_and_column(article, capsys):
     assert main([str(article), "--sentences"]) == 0

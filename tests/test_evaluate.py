@@ -34,7 +34,6 @@ def test_uncertain_threshold_keeps_human_false_positives_under_one_percent():
     assert machine.mean() <= 0.01 and t > 0.34
 
 
-
 def test_label_prior_recovers_under_called_translations_without_flagging_more_human_text():
     human = [[0.7, 0.3, 0.0]] * 90 + [[0.4, 0.6, 0.0]] * 10  # 10% of human docs called MT
     translated = [[0.55, 0.45, 0.0]] * 50 + [[0.1, 0.9, 0.0]] * 50  # half of MT called original, narrowly
@@ -46,6 +45,7 @@ def test_label_prior_recovers_under_called_translations_without_flagging_more_hu
     assert prior[0] == 1.0 and prior[1] > 1.0
     assert (pred[100:200] == 1).all()  # every translation recovered
     assert (pred[:100] != 0).mean() <= 0.10  # human text no more flagged than before
+
 
 def test_original_threshold_keeps_machine_text_called_original_under_five_percent():
     rng = np.random.default_rng(0)

@@ -39,3 +39,9 @@ def test_odd_casing_takes_the_casing_the_text_uses_elsewhere():
     # an acronym kept throughout and a one-off "JaBleh" (an MT artifact, not an evasion) stay as written
     assert n.text == "The minister spoke. The minister left, and the minister's aide stayed. NATO met NATO. JaBleh fell."
     assert [(text[s:e], what) for s, e, what in n.findings] == [("tHe", "odd casing"), ("MINISTER", "odd casing")]
+
+
+def test_a_dateline_in_capitals_is_recased_without_an_artifact():
+    text = "PORT ELLERY, May 3 - The Port Ellery council met."
+    n = normalize(text)
+    assert n.text == "Port Ellery, May 3 - The Port Ellery council met." and n.findings == []

@@ -53,13 +53,13 @@ def test_evasion_characters_are_artifacts_with_offsets_into_the_input(predictor)
     assert p.sentences[0].text == "The c\u043euncil v\u200boted on Tuesday to keep the pier open."
 
 
-
 def test_odd_casing_of_words_the_text_writes_otherwise_does_not_move_the_verdict(predictor):
     cased = ARTICLE.replace("voted on", "VOTED on").replace("the boat", "tHe boat").replace("the town", "THE town")
     p, clean = predictor.predict_one(cased), predictor.predict_one(ARTICLE)
     assert p.probabilities == pytest.approx(clean.probabilities, abs=1e-5)
     found = [(a.text, a.start) for a in p.artifacts if a.kind == "odd casing"]
     assert found == [("VOTED", cased.index("VOTED")), ("tHe", cased.index("tHe")), ("THE", cased.index("THE"))]
+
 
 def test_flags_for_short_and_foreign_text(predictor):
     german = "Der Stadtrat hat am Dienstag beschlossen, den alten Fähranleger auch im Winter geöffnet zu lassen."
