@@ -24,6 +24,8 @@ _LETTERS = re.compile(r"[^\W\d_]{2,}")
 # names ("eBay", "SpaceX", "McCain") do not match.
 _SCRAMBLED = re.compile(r"^[a-z]{2,}[A-Z]|[a-z][A-Z]{2,}[a-z]|[A-Z]{2,}[a-z]{2,}")
 _LINE_START = re.compile(r"(?:^|\n)[ \t]*$")
+# Not model.text.split_sentences: its boundaries need a capital after the full stop, and the
+# casing is what is being repaired here ("... said. tHe minister").
 _AFTER_SENTENCE_END = re.compile(r"(?:^|[.!?][\"'”’)\]]*\s+|\n\s*)$")
 
 
@@ -85,11 +87,11 @@ def _recased(text: str) -> list[tuple[int, str, bool]]:
     Capitals that open a line or run on from other capitals are a dateline or a headline
     ("PORT ELLERY, May 3"), re-cased but not worth an artifact."""
     words = list(_LETTERS.finditer(text))
+    initial = [_sentence_initial(text, m.start()) for m in words]
     usual: dict[str, Counter] = {}
-    for m in words:
-        w = m.group()
-        if not _sentence_initial(text, m.start()):
-            usual.setdefault(w.lower(), Counter())[w] += 1
+    for m, first in zip(words, initial):
+        if not first:
+            usual.setdefault(m.group().lower(), Counter())[m.group()] += 1
     out = []
     for k, m in enumerate(words):
         w = m.group()
@@ -100,7 +102,7 @@ def _recased(text: str) -> list[tuple[int, str, bool]]:
         best = max(seen, key=lambda c: (seen[c], c.islower() or c.istitle())) if seen else w
         if sum(seen.values()) <= 1 and ((w.isupper() and len(w) >= 6) or _SCRAMBLED.search(w)):
             best = w.lower()  # a one-off in a casing no word has, or shouted
-        if _sentence_initial(text, m.start()):
+        if initial[k]:
             best = best[0].upper() + best[1:]
         if best != w and len(best) == len(w):
             headline = w.isupper() and (_LINE_START.search(text, max(0, m.start() - 8), m.start()) or any(

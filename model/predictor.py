@@ -96,7 +96,7 @@ class Predictor:
         self.temperature = float(settings.get("temperature", 1.0))
         # Multipliers on the document probabilities, fitted on validation (1 for each label in
         # older checkpoints): the model under-calls machine translation.
-        self.label_prior = torch.tensor(settings.get("label_prior", [1.0] * len(LABELS)))
+        self.label_prior = settings.get("label_prior", [1.0] * len(LABELS))
         self.uncertain_below = float(settings.get("uncertain_below", 0.0))
         # An "original" verdict cannot mislabel human text, so it has its own bar (fitted on
         # validation against machine-made text passed as original); older checkpoints have one bar.
@@ -178,7 +178,7 @@ class Predictor:
         """Calibrated probabilities of a document: its windows', averaged by token count, then
         reweighted by the label prior."""
         t = self.temperature if temperature is None else temperature
-        prior = self.label_prior if label_prior is None else torch.as_tensor(label_prior, dtype=torch.float)
+        prior = torch.tensor(self.label_prior if label_prior is None else label_prior, dtype=torch.float)
         weights = torch.tensor([float(max(len(w.token_spans), 1)) for w in run.windows])
         probs = torch.softmax(torch.stack([o[0] for o in run.outputs]) / t, -1)
         probs = (probs * weights[:, None]).sum(0) / weights.sum() * prior

@@ -5,12 +5,14 @@
 Validation (never test) chooses the temperature, the label prior, the two "uncertain"
 thresholds (by default at most 1% of human-written documents get a machine label and at most 5%
 of machine-made ones are called original: `human_flagged_budget`, `machine_missed_budget`) and
-the minimum length; they are stored in the checkpoint. The test split then measures everything the Predictor outputs,
-beside a character n-gram TF-IDF + logistic regression baseline trained on the same train split.
+the minimum length; they are stored in the checkpoint. The test split then measures everything
+the Predictor outputs, beside a character n-gram TF-IDF + logistic regression baseline trained
+on the same train split.
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import time
@@ -18,7 +20,6 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
-import torch
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
 from model.labels import LABEL2ID, LABELS, ORIGINAL
@@ -116,10 +117,13 @@ def fit_label_prior(probs: np.ndarray, rows: list[dict]) -> list[float]:
         pred = (probs * prior).argmax(1)
         return f1_score(gold, pred, average="macro", labels=list(range(len(LABELS)))), (pred[human] != ORIGINAL).mean()
 
-    best_f1, human_flagged = score(np.ones(len(LABELS)))
     best = np.ones(len(LABELS))
+    best_f1, human_flagged = score(best)
+    machine = [i for i in range(len(LABELS)) if i != ORIGINAL]
     steps = np.exp(np.arange(-1.0, 2.01, 0.1))
-    for prior in (np.array([1.0, a, b]) for a in steps for b in steps):
+    for multipliers in itertools.product(steps, repeat=len(machine)):
+        prior = np.ones(len(LABELS))
+        prior[machine] = multipliers
         f1, flagged = score(prior)
         if flagged <= human_flagged and f1 > best_f1:
             best_f1, best = f1, prior
@@ -235,11 +239,11 @@ def evaluate_checkpoint(ckpt: str | Path, cfg: TrainConfig, max_docs: int = 0, v
     val_runs = predictor.run([r["text"] for r in val_rows], batch_size)
     val_gold = [LABEL2ID[r["label"]] for r in val_rows]
     no_prior = [1.0] * len(LABELS)
-    predictor.label_prior = torch.tensor(no_prior)  # a re-evaluated checkpoint starts afresh
+    predictor.label_prior = no_prior  # a re-evaluated checkpoint starts afresh
     temperature = fit_temperature(predictor, val_runs, val_gold)
     predictor.temperature = temperature
     label_prior = fit_label_prior(np.stack([predictor.document_probabilities(r).numpy() for r in val_runs]), val_rows)
-    predictor.label_prior = torch.tensor(label_prior)
+    predictor.label_prior = label_prior
     val_probs = np.stack([predictor.document_probabilities(r).numpy() for r in val_runs])
     threshold = fit_uncertain_threshold(val_probs, val_rows, cfg.human_flagged_budget)
     original_threshold = fit_original_threshold(val_probs, val_rows, cfg.machine_missed_budget)
@@ -250,8 +254,8 @@ def evaluate_checkpoint(ckpt: str | Path, cfg: TrainConfig, max_docs: int = 0, v
                     original_below=original_threshold, min_words=min_words)
     (ckpt / CONFIG_FILE).write_text(json.dumps(settings, indent=2) + "\n")
     predictor.uncertain_below, predictor.original_below, predictor.min_words = threshold, original_threshold, min_words
-    log(f"validation: temperature {temperature}, label prior {label_prior}, uncertain below {threshold} (original below "
-        f"{original_threshold}), min words {min_words}")
+    log(f"validation: temperature {temperature}, label prior {label_prior}, uncertain below {threshold} "
+        f"(original below {original_threshold}), min words {min_words}")
 
     # 2. test documents
     test_rows = sample(splits["test"], max_docs)
