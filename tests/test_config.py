@@ -17,6 +17,7 @@ def test_yaml_and_overrides(tmp_path):
     ("stride=1000", "stride"),
     ("augment=1.5", "augment is a share"),
     ("machine_missed_budget=5", "machine_missed_budget is a share"),
+    ("augmentations=['homoglyphs']", "augmentations are some of"),
 ])
 def test_bad_values_are_refused(override, message):
     with pytest.raises(ValueError, match=message):
@@ -28,3 +29,4 @@ def test_shipped_configs_load():
     assert TrainConfig.from_yaml("configs/tiny.yaml").max_steps > 0
     assert TrainConfig.from_yaml("configs/continue.yaml").init_from == "runs/default"
     assert TrainConfig.from_yaml("configs/copies.yaml").init_from == "runs/continued"
+    assert "random casing" not in TrainConfig.from_yaml("configs/stripped.yaml").augmentations

@@ -7,6 +7,7 @@ import pytest
 from model.labels import IGNORE, LABEL2ID
 from training.corpus import (build_examples, changed_words, document_examples, labelled_regions, load_docs,
                              sampling_weights, split_docs)
+from training.perturb import AUGMENTATIONS
 
 ORIGINAL = "The mayor opened the new bridge on Monday. It cost four million dollars. Traffic was light."
 ROUND_TRIP = "The mayor inaugurated the new bridge on Monday. It cost four million dollars. The traffic was mild."
@@ -92,7 +93,7 @@ def test_build_examples_is_seeded(tmp_path, tokenizer):
 def test_augmented_copy_keeps_artifact_labels_on_their_words(tokenizer):
     pairs = [["The mayor opened the new bridge on Monday.", "The mayor inaugurated the new bridge on Monday."]]
     row = doc(1, "g", "machine-translated", "mt-roundtrip", "news", pairs[0][1], "ft", pairs)
-    cfg = SimpleNamespace(max_length=128, stride=96)
+    cfg = SimpleNamespace(max_length=128, stride=96, augmentations=tuple(AUGMENTATIONS))
     texts = set()
     for seed in range(6):  # several draws of casing / punctuation attacks
         window, lone = document_examples(row, tokenizer, cfg, random.Random(seed), augment=1.0)
@@ -107,9 +108,9 @@ def test_augmented_copy_keeps_artifact_labels_on_their_words(tokenizer):
 def test_perturbed_copy_can_come_beside_the_clean_document(tokenizer):
     text = "The mayor opened the new bridge on Monday. Crowds cheered, and the band played."
     row = doc(1, "g", "original", "human", "news", text)
-    cfg = SimpleNamespace(max_length=128, stride=96)
+    cfg = SimpleNamespace(max_length=128, stride=96, augmentations=("stripped punctuation",))
     examples = document_examples(row, tokenizer, cfg, random.Random(0), augment=1.0, keep_clean=True)
     windows = ["".join(tokenizer.convert_ids_to_tokens(e["input_ids"][1:-1])).replace("▁", "")
                for e in examples if len(e["sentence_labels"]) == 2]  # not the lone sentences
     assert len(examples) == 4 and len(windows) == 2
-    assert windows[0] == text.replace(" ", "") != windows[1]
+    assert windows == [text.replace(" ", ""), text.replace(" ", "").replace(".", "").replace(",", "")]

@@ -9,6 +9,7 @@ import yaml
 
 from model.base import BASES
 from model.labels import LABELS
+from training.perturb import AUGMENTATIONS
 
 
 @dataclass
@@ -30,6 +31,7 @@ class TrainConfig:
     validation_docs: int = 500  # validation documents used for model selection during training
     augment: float = 0.0  # share of training documents given random casing and/or stripped punctuation
     augment_keeps_clean: bool = False  # the perturbed copy comes beside the clean document, not instead of it
+    augmentations: tuple = tuple(AUGMENTATIONS)  # the attacks drawn from (names in training/perturb.py)
     sample_seed: int = 0  # added to the seed of each epoch's sample: a continued run draws new documents
     init_from: str = ""  # a checkpoint directory to continue training from ("" = the bare base encoder)
 
@@ -56,6 +58,9 @@ class TrainConfig:
         if not 0 < self.stride <= self.max_length - 2:
             raise ValueError("stride must be between 1 and max_length - 2")
         self.split = tuple(self.split)
+        self.augmentations = tuple(self.augmentations)
+        if not self.augmentations or set(self.augmentations) - set(AUGMENTATIONS):
+            raise ValueError(f"augmentations are some of {list(AUGMENTATIONS)}")
         for key in ("augment", "human_flagged_budget", "machine_missed_budget"):
             if not 0 <= getattr(self, key) <= 1:
                 raise ValueError(f"{key} is a share between 0 and 1")

@@ -171,15 +171,16 @@ def sampling_weights(docs: Dataset, label_weights: dict) -> list[float]:
 def document_examples(doc: dict, tokenizer, cfg, rng: random.Random, span_index=None,
                       augment: float = 0.0, keep_clean: bool = False) -> list[dict]:
     """One random window of `doc` and one random lone sentence, with all their labels. With
-    probability `augment` they come from a perturbed copy of the document, which replaces the
-    clean one or, with `keep_clean`, comes beside it (two windows and two lone sentences)."""
+    probability `augment` they come from a perturbed copy of the document (one of
+    `cfg.augmentations`, at random), which replaces the clean one or, with `keep_clean`, comes
+    beside it (two windows and two lone sentences)."""
     label = LABEL2ID[doc["label"]]
     text = doc["text"]
     sentences = split_sentences(text)
     artifacts, unchanged, known = labelled_regions(doc, span_index)
     views = [(text, sentences, artifacts, unchanged)]
     if augment and rng.random() < augment:
-        perturbed, where = perturb(text, rng.choice(AUGMENTATIONS), rng)
+        perturbed, where = perturb(text, AUGMENTATIONS[rng.choice(cfg.augmentations)], rng)
         moved = ([(where[s], where[e]) for s, e in spans if where[e] > where[s]]
                  for spans in (sentences, artifacts, unchanged))
         views = (views if keep_clean else []) + [(perturbed, *moved)]

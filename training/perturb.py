@@ -60,5 +60,7 @@ PERTURBATIONS = {"homoglyphs": (homoglyphs,), "zero-width": (zero_width,), "rand
                  "stripped punctuation": (strip_punctuation,),
                  "homoglyphs + zero-width + casing": (random_casing, homoglyphs, zero_width)}
 
-# Training augmentation: the attacks that input normalisation cannot undo.
-AUGMENTATIONS = ((random_casing,), (strip_punctuation,), (random_casing, strip_punctuation))
+# Training augmentation (`augmentations` in the training config): the attacks that input
+# normalisation cannot undo, or undoes only in part.
+AUGMENTATIONS = {"random casing": (random_casing,), "stripped punctuation": (strip_punctuation,),
+                 "random casing + stripped punctuation": (random_casing, strip_punctuation)}
