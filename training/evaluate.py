@@ -234,7 +234,7 @@ def evaluate_checkpoint(ckpt: str | Path, cfg: TrainConfig, max_docs: int = 0, v
     predictor = Predictor.load(ckpt)
     log = lambda msg: print(f"[{time.time() - started:5.0f}s] {msg}", flush=True)
 
-    # 1. validation: temperature, uncertain threshold, minimum length
+    # 1. validation: temperature, label prior, uncertain thresholds, minimum length
     val_rows = sample(splits["validation"], validation_docs)
     val_runs = predictor.run([r["text"] for r in val_rows], batch_size)
     val_gold = [LABEL2ID[r["label"]] for r in val_rows]
@@ -244,6 +244,8 @@ def evaluate_checkpoint(ckpt: str | Path, cfg: TrainConfig, max_docs: int = 0, v
     predictor.temperature = temperature
     label_prior = fit_label_prior(np.stack([predictor.document_probabilities(r).numpy() for r in val_runs]), val_rows)
     predictor.label_prior = label_prior
+    # The prior moves probability mass away from what the temperature was fitted to: fit it again.
+    temperature = predictor.temperature = fit_temperature(predictor, val_runs, val_gold)
     val_probs = np.stack([predictor.document_probabilities(r).numpy() for r in val_runs])
     threshold = fit_uncertain_threshold(val_probs, val_rows, cfg.human_flagged_budget)
     original_threshold = fit_original_threshold(val_probs, val_rows, cfg.machine_missed_budget)
