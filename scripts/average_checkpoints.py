@@ -3,8 +3,8 @@
     python scripts/average_checkpoints.py OUT CKPT_A CKPT_B [--weights 0.5 0.5]
 
 Blends a model continued with perturbation augmentation with the model it started from, to
-trade robustness against clean accuracy. The shipped model is such a blend (configs/copies.yaml;
-docs/experiments has the runs). The output is a checkpoint directory (settings and tokenizer from
+trade robustness against clean accuracy. The shipped model continues such a blend
+(configs/copies.yaml, configs/stripped.yaml; docs/experiments has the runs). The output is a checkpoint directory (settings and tokenizer from
 the last input); evaluate it before use, since calibration must be refitted
 (`python -m training.evaluate OUT`).
 """
