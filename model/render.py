@@ -44,7 +44,9 @@ def text_block(name: str, text: str, p: Prediction, sentences: bool = False, col
         lines.append(f"  artifacts: {len(p.artifacts)}" + (f" (top {len(shown)})" if len(shown) < len(p.artifacts) else ""))
         for a in sorted(shown, key=lambda a: a.start):
             line, col = line_col(text, a.start)
-            what = "" if a.kind == "model" else f"  ({a.kind})" if len(a.text) > 1 else f"  ({a.kind} U+{ord(a.text):04X})"
+            what = ""  # the model's own spans need no label; a single evasion character shows its code point
+            if a.kind != "model":
+                what = f"  ({a.kind})" if len(a.text) > 1 else f"  ({a.kind} U+{ord(a.text):04X})"
             lines.append(f"    {line}:{col}  {_paint(repr(a.text), '4', color)}  {a.score:.2f}{what}")
     else:
         lines.append("  artifacts: none")

@@ -4,9 +4,9 @@
 
 Blends a model continued with perturbation augmentation with the model it started from, to
 trade robustness against clean accuracy. The shipped model continues such a blend
-(configs/copies.yaml, configs/stripped.yaml; docs/experiments has the runs). The output is a checkpoint directory (settings and tokenizer from
-the last input); evaluate it before use, since calibration must be refitted
-(`python -m training.evaluate OUT`).
+(configs/copies.yaml, configs/stripped.yaml; docs/experiments has the runs). The output is a
+checkpoint directory (settings and tokenizer from the last input); evaluate it before use, since
+calibration must be refitted (`python -m training.evaluate OUT`).
 """
 from __future__ import annotations
 

@@ -277,8 +277,8 @@ def evaluate_checkpoint(ckpt: str | Path, cfg: TrainConfig, max_docs: int = 0, v
     report = {
         "checkpoint": str(ckpt),
         "training": settings.get("training", {}),
-        "calibration": {"temperature": temperature, "label_prior": label_prior, "ece_before": ece_before, "ece_after": ece_after,
-                        "reliability": reliability},
+        "calibration": {"temperature": temperature, "label_prior": label_prior, "ece_before": ece_before,
+                        "ece_after": ece_after, "reliability": reliability},
         "documents": classification_metrics(gold, pred),
         "human_false_positive_rate": human_fpr(test_rows, pred),
         "recall_by_source": grouped_recall(test_rows, gold, pred, lambda r: f"{r['label']} / {r['kind']} / {r['source']}"),
