@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from training.evaluate import (char_prf, choose_min_words, expected_calibration_error, fit_label_prior,
-                               fit_original_threshold, fit_uncertain_threshold, human_fpr, truncate)
+                               fit_original_threshold, fit_uncertain_threshold, human_fpr, paired_drop, truncate)
 
 
 def test_ece_is_zero_when_confidence_matches_accuracy_and_positive_when_overconfident():
@@ -76,3 +76,13 @@ def test_length_buckets():
     rows = {"1 sentence": {"accuracy": 0.5, "median_words": 20}, "~50 words": {"accuracy": 0.88, "median_words": 52},
             "500+ words": {"accuracy": 0.95, "median_words": 700}}
     assert choose_min_words(rows) == 52
+
+
+def test_perturbation_drop_interval_is_narrow_when_documents_agree_and_covers_zero_for_no_change():
+    clean = [True] * 90 + [False] * 10
+    worse = [True] * 85 + [False] * 15  # the same documents, five more wrong
+    drop = paired_drop(clean, worse)
+    assert drop["drop"] == pytest.approx(0.05)
+    assert 0.0 < drop["ci95"][0] < 0.05 < drop["ci95"][1] < 0.1
+    swapped = paired_drop([True, False] * 50, [False, True] * 50)  # same accuracy, every verdict changed
+    assert swapped["drop"] == 0.0 and swapped["ci95"][0] < -0.1 and swapped["ci95"][1] > 0.1
