@@ -94,9 +94,6 @@ def char_prf(gold_spans: list[list[tuple]], pred_spans: list[list[tuple]], texts
             "gold_chars": tp + fn, "predicted_chars": tp + fp}
 
 
-# --- calibration choices on validation -----------------------------------------
-
-
 def paired_drop(clean_correct, perturbed_correct) -> dict:
     """Accuracy drop from clean to perturbed copies of the same documents, with a 95% interval
     from the per-document differences (normal approximation): most documents are right or
@@ -104,6 +101,9 @@ def paired_drop(clean_correct, perturbed_correct) -> dict:
     diff = np.asarray(clean_correct, dtype=float) - np.asarray(perturbed_correct, dtype=float)
     half = 1.96 * diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
     return {"drop": float(diff.mean()), "ci95": [float(diff.mean() - half), float(diff.mean() + half)]}
+
+
+# --- calibration choices on validation -----------------------------------------
 
 
 def fit_temperature(predictor, runs, gold) -> float:
@@ -458,11 +458,13 @@ def markdown_report(r: dict) -> str:
     for k, v in p.items():
         if k in ("n", "largest_drop"):
             continue
-        drop = drops.get(k) if drops else None
-        lines.append(f"| {k} | {_pct(v)} |"
-                     + ((f" {100 * drop['drop']:.1f} ({100 * drop['ci95'][0]:.1f} to {100 * drop['ci95'][1]:.1f}) |"
-                         if drop else " |") if drops else "")
-                     + (f" {_pct(flagged[k])} |" if flagged else ""))
+        row = f"| {k} | {_pct(v)} |"
+        if drops:
+            d = drops.get(k)  # the clean row has none
+            row += f" {100 * d['drop']:.1f} ({100 * d['ci95'][0]:.1f} to {100 * d['ci95'][1]:.1f}) |" if d else " |"
+        if flagged:
+            row += f" {_pct(flagged[k])} |"
+        lines.append(row)
     lines += [f"", f"Largest drop: {100 * p['largest_drop']:.1f} points.", ""]
     return "\n".join(lines) + "\n"
 
