@@ -10,6 +10,7 @@ import torch
 
 from model import network
 from model.labels import LABELS, ORIGINAL
+from model.ngrams import CharNgrams
 from model.normalize import Normalized, normalize
 from model.text import Window, encode_document, split_sentences
 
@@ -55,6 +56,7 @@ class DocumentRun:
     spans: list[tuple[int, int]]
     windows: list[Window]
     outputs: list[tuple] = field(default_factory=list)  # per window: (logits, sentence logits, artifact probs)
+    ngram_probs: torch.Tensor | None = None  # the character n-gram model's, when the checkpoint has one
 
 
 @dataclass
@@ -91,8 +93,11 @@ class Predictor:
         'original'
     """
 
-    def __init__(self, model, tokenizer, settings: dict, device):
+    def __init__(self, model, tokenizer, settings: dict, device, ngrams: CharNgrams | None = None):
         self.model, self.tokenizer, self.settings, self.device = model, tokenizer, settings, device
+        self.ngrams = ngrams
+        # Share of the n-gram model in the document verdict (log-linear mix), fitted on validation.
+        self.ngram_weight = float(settings.get("ngram_weight", 0.0)) if ngrams else 0.0
         self.temperature = float(settings.get("temperature", 1.0))
         # Multipliers on the document probabilities, fitted on validation (1 for each label in
         # older checkpoints): the model under-calls machine translation.
@@ -109,7 +114,7 @@ class Predictor:
         """Load a checkpoint directory (default: the model shipped in the repo)."""
         device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         model, tokenizer, settings = network.load(path or SHIPPED, device)
-        return cls(model, tokenizer, settings, device)
+        return cls(model, tokenizer, settings, device, CharNgrams.load(path or SHIPPED))
 
     def predict_one(self, text: str, **kwargs) -> Prediction:
         return self.predict([text], **kwargs)[0]
@@ -154,6 +159,9 @@ class Predictor:
         first = 0
         for doc in docs:  # `flat` holds each document's windows in a row
             doc.outputs, first = outputs[first : first + len(doc.windows)], first + len(doc.windows)
+        if self.ngrams:
+            for doc, probs in zip(docs, self.ngrams.probabilities([doc.norm.text for doc in docs])):
+                doc.ngram_probs = torch.from_numpy(probs).float()
         return docs
 
     def _forward(self, windows) -> list[tuple]:
@@ -174,14 +182,19 @@ class Predictor:
         return [(logits[r], sent[r] if sent is not None else None, artifact[r]) for r in range(len(windows))]
 
     def document_probabilities(self, run: "DocumentRun", temperature: float | None = None,
-                               label_prior=None) -> torch.Tensor:
-        """Calibrated probabilities of a document: its windows', averaged by token count, then
-        reweighted by the label prior."""
+                               label_prior=None, ngram_weight: float | None = None) -> torch.Tensor:
+        """Calibrated probabilities of a document: its windows', averaged by token count, mixed
+        with the n-gram model's (a weighted geometric mean), then reweighted by the label prior."""
         t = self.temperature if temperature is None else temperature
         prior = torch.tensor(self.label_prior if label_prior is None else label_prior, dtype=torch.float)
+        mix = self.ngram_weight if ngram_weight is None else ngram_weight
         weights = torch.tensor([float(max(len(w.token_spans), 1)) for w in run.windows])
         probs = torch.softmax(torch.stack([o[0] for o in run.outputs]) / t, -1)
-        probs = (probs * weights[:, None]).sum(0) / weights.sum() * prior
+        probs = (probs * weights[:, None]).sum(0) / weights.sum()
+        if mix and run.ngram_probs is not None:
+            log_mix = (1 - mix) * probs.clamp(min=1e-9).log() + mix * run.ngram_probs.clamp(min=1e-9).log()
+            probs = torch.softmax(log_mix, -1)
+        probs = probs * prior
         return probs / probs.sum()
 
     def assemble(self, run: DocumentRun, want_sentences: bool = True, want_artifacts: bool = True,

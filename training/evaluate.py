@@ -106,14 +106,21 @@ def paired_drop(clean_correct, perturbed_correct) -> dict:
 # --- calibration choices on validation -----------------------------------------
 
 
+def _nll(predictor, runs, gold, **choice) -> float:
+    probs = np.stack([predictor.document_probabilities(r, **choice).numpy() for r in runs])
+    return float(-np.log(probs[np.arange(len(gold)), gold] + 1e-12).mean())
+
+
 def fit_temperature(predictor, runs, gold) -> float:
-    gold = np.array(gold)
-    best = (float("inf"), 1.0)
-    for t in np.arange(0.5, 5.01, 0.05):
-        probs = np.stack([predictor.document_probabilities(r, t).numpy() for r in runs])
-        nll = -np.log(probs[np.arange(len(gold)), gold] + 1e-12).mean()
-        best = min(best, (nll, float(round(t, 2))))
-    return best[1]
+    return min((_nll(predictor, runs, gold, temperature=t), float(round(t, 2)))
+               for t in np.arange(0.5, 5.01, 0.05))[1]
+
+
+def fit_ngram_weight(predictor, runs, gold) -> float:
+    """The share of the n-gram model in the document verdict, for the least validation
+    log-loss (before temperature and prior, which are fitted after it)."""
+    return min((_nll(predictor, runs, gold, temperature=1.0, label_prior=[1.0] * len(LABELS), ngram_weight=w),
+                float(round(w, 2))) for w in np.arange(0.0, 1.001, 0.05))[1]
 
 
 def fit_label_prior(probs: np.ndarray, rows: list[dict]) -> list[float]:
@@ -251,6 +258,7 @@ def evaluate_checkpoint(ckpt: str | Path, cfg: TrainConfig, max_docs: int = 0, v
     val_gold = [LABEL2ID[r["label"]] for r in val_rows]
     no_prior = [1.0] * len(LABELS)
     predictor.label_prior = no_prior  # a re-evaluated checkpoint starts afresh
+    ngram_weight = predictor.ngram_weight = fit_ngram_weight(predictor, val_runs, val_gold) if predictor.ngrams else 0.0
     temperature = fit_temperature(predictor, val_runs, val_gold)
     predictor.temperature = temperature
     label_prior = fit_label_prior(np.stack([predictor.document_probabilities(r).numpy() for r in val_runs]), val_rows)
@@ -263,11 +271,12 @@ def evaluate_checkpoint(ckpt: str | Path, cfg: TrainConfig, max_docs: int = 0, v
     val_length = accuracy_by_length(predictor, val_rows, 200, cfg.seed)
     min_words = choose_min_words(val_length)
     settings = json.loads((ckpt / CONFIG_FILE).read_text())
-    settings.update(temperature=temperature, label_prior=label_prior, uncertain_below=threshold,
-                    original_below=original_threshold, min_words=min_words)
+    settings.update(ngram_weight=ngram_weight, temperature=temperature, label_prior=label_prior,
+                    uncertain_below=threshold, original_below=original_threshold, min_words=min_words)
     (ckpt / CONFIG_FILE).write_text(json.dumps(settings, indent=2) + "\n")
     predictor.uncertain_below, predictor.original_below, predictor.min_words = threshold, original_threshold, min_words
-    log(f"validation: temperature {temperature}, label prior {label_prior}, uncertain below {threshold} "
+    log(f"validation: n-gram weight {ngram_weight}, temperature {temperature}, label prior {label_prior}, "
+        f"uncertain below {threshold} "
         f"(original below {original_threshold}), min words {min_words}")
 
     # 2. test documents
@@ -277,6 +286,7 @@ def evaluate_checkpoint(ckpt: str | Path, cfg: TrainConfig, max_docs: int = 0, v
     raw = np.stack([predictor.document_probabilities(r, 1.0, no_prior).numpy() for r in runs])
     probs = np.stack([predictor.document_probabilities(r).numpy() for r in runs])
     pred = probs.argmax(1).tolist()
+    transformer_alone = [int(predictor.document_probabilities(r, ngram_weight=0.0).argmax()) for r in runs]
     predictions = [predictor.assemble(r) for r in runs]
     log(f"test: {len(test_rows)} documents")
 
@@ -291,6 +301,8 @@ def evaluate_checkpoint(ckpt: str | Path, cfg: TrainConfig, max_docs: int = 0, v
         "calibration": {"temperature": temperature, "label_prior": label_prior, "ece_before": ece_before,
                         "ece_after": ece_after, "reliability": reliability},
         "documents": classification_metrics(gold, pred),
+        "ngram_weight": predictor.ngram_weight,
+        "documents_transformer_alone": classification_metrics(gold, transformer_alone),
         "human_false_positive_rate": human_fpr(test_rows, pred),
         "recall_by_source": grouped_recall(test_rows, gold, pred, lambda r: f"{r['label']} / {r['kind']} / {r['source']}"),
         "recall_by_system": grouped_recall(test_rows, gold, pred, lambda r: f"{r['label']} / {r['system']}"),
@@ -402,6 +414,12 @@ def markdown_report(r: dict) -> str:
         "| metric | telltale | baseline (char n-gram TF-IDF + LR) |", "|---|---|---|",
         f"| document accuracy | {_pct(d['accuracy'])} | {_pct(b['accuracy'])} |",
         f"| document macro-F1 | {d['macro_f1']:.3f} | {b['macro_f1']:.3f} |",
+    ]
+    if r.get("ngram_weight"):  # without n-grams (older checkpoints) it would repeat the row above
+        alone = r["documents_transformer_alone"]
+        lines.append(f"| document accuracy / macro-F1, transformer alone (without its n-gram model, weight "
+                     f"{r['ngram_weight']}) | {_pct(alone['accuracy'])} / {alone['macro_f1']:.3f} | |")
+    lines += [
         f"| sentence macro-F1 (in context) | {r['sentences_in_context']['macro_f1']:.3f} | |",
         f"| sentence macro-F1 (sentence alone) | {r['sentences_alone']['macro_f1']:.3f} | |",
     ]

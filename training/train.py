@@ -1,4 +1,4 @@
-"""Train a telltale model: config -> corpus -> examples -> Trainer -> checkpoint.
+"""Train a telltale model: config -> corpus -> examples -> Trainer (+ character n-grams) -> checkpoint.
 
     python -m training.train --config configs/default.yaml [--set key=value ...] [--evaluate]
 
@@ -21,6 +21,7 @@ from model import network
 from model.base import base_path
 from training.config import TrainConfig
 from training.corpus import Collator, build_examples, load_docs, load_spans, split_docs, split_of, subsample_groups
+from training.ngrams import fit_ngrams
 
 log = logging.getLogger("telltale.train")
 
@@ -89,6 +90,7 @@ def main(argv=None) -> Path:
     trainer = Trainer(model=model, args=training_args, train_dataset=train, eval_dataset=validation,
                       data_collator=Collator(tokenizer.pad_token_id))
     result = trainer.train()
+    ngrams = fit_ngrams(splits["train"], cfg.seed)  # the linear model beside the transformer (model/ngrams.py)
     elapsed = time.time() - started
 
     device = "cuda: " + torch.cuda.get_device_name() if torch.cuda.is_available() else f"cpu ({torch.get_num_threads()} threads)"
@@ -98,6 +100,7 @@ def main(argv=None) -> Path:
                      "steps": result.global_step, "train_loss": result.training_loss,
                      "best_validation_loss": trainer.state.best_metric},
     })
+    ngrams.save(out)
     log.info("saved %s after %.0fs on %s", out, elapsed, device)
     if args.evaluate:
         from training.evaluate import evaluate_checkpoint
