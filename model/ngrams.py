@@ -19,23 +19,24 @@ NGRAM_RANGE = (2, 4)
 MAX_CHARS = 5000  # the n-grams of one long document's first pages say what the rest would
 
 
-def _hasher():
+def _counts(texts):
+    """Hashed n-gram counts: stateless, so the checkpoint needs no vocabulary."""
     from sklearn.feature_extraction.text import HashingVectorizer
 
-    return HashingVectorizer(analyzer="char_wb", ngram_range=NGRAM_RANGE, n_features=N_FEATURES,
-                             alternate_sign=False, norm=None, dtype=np.float32)
+    hasher = HashingVectorizer(analyzer="char_wb", ngram_range=NGRAM_RANGE, n_features=N_FEATURES,
+                               alternate_sign=False, norm=None, dtype=np.float32)
+    return hasher.transform([t[:MAX_CHARS] for t in texts])
 
 
 class CharNgrams:
     def __init__(self, idf: np.ndarray, coef: np.ndarray, intercept: np.ndarray):
         self.idf, self.coef, self.intercept = idf, coef, intercept
-        self.hasher = _hasher()
 
     def _features(self, texts):
         from scipy.sparse import diags
         from sklearn.preprocessing import normalize
 
-        x = self.hasher.transform([t[:MAX_CHARS] for t in texts])
+        x = _counts(texts)
         x.data = np.log(x.data) + 1  # sublinear term frequency, as TfidfTransformer(sublinear_tf=True)
         return normalize(x @ diags(self.idf))
 
@@ -55,7 +56,7 @@ class CharNgrams:
         from sklearn.linear_model import LogisticRegression
 
         tfidf = TfidfTransformer(sublinear_tf=True)
-        x = tfidf.fit_transform(_hasher().transform([t[:MAX_CHARS] for t in texts]))
+        x = tfidf.fit_transform(_counts(texts))
         clf = LogisticRegression(max_iter=300, C=C, class_weight="balanced").fit(x, labels)
         return cls(tfidf.idf_.astype(np.float32), clf.coef_.astype(np.float32), clf.intercept_.astype(np.float32))
 

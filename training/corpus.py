@@ -82,6 +82,14 @@ def split_docs(docs: Dataset, shares=(0.8, 0.1, 0.1), seed: int = 13) -> dict[st
     return {name: docs.select([i for i, s in enumerate(which) if s == name]) for name in SPLITS}
 
 
+def load_splits(cfg) -> dict[str, Dataset]:
+    """A training config's corpus (cut to `max_docs` whole groups when set), split by group."""
+    docs = load_docs(cfg.corpus)
+    if cfg.max_docs:
+        docs = subsample_groups(docs, cfg.max_docs, cfg.seed)
+    return split_docs(docs, cfg.split, cfg.seed)
+
+
 # --- what is labelled inside a document ------------------------------------
 
 _WORD = re.compile(r"\S+")

@@ -27,7 +27,7 @@ from model.network import CONFIG_FILE
 from model.predictor import UNCERTAIN, Predictor
 from model.text import split_sentences
 from training.config import TrainConfig
-from training.corpus import labelled_regions, load_docs, load_spans, span_index_of, split_docs, split_of, subsample_groups
+from training.corpus import labelled_regions, load_spans, load_splits, span_index_of, split_of
 from training.perturb import PERTURBATIONS, perturb
 
 LENGTH_BUCKETS = ("1 sentence", "2-3 sentences", "~50 words", "~100 words", "~300 words", "500+ words")
@@ -237,10 +237,7 @@ def evaluate_checkpoint(ckpt: str | Path, cfg: TrainConfig, max_docs: int = 0, v
                         perturbed_docs: int = 600, batch_size: int = 16) -> dict:
     ckpt = Path(ckpt)
     started = time.time()
-    docs = load_docs(cfg.corpus)
-    if cfg.max_docs:
-        docs = subsample_groups(docs, cfg.max_docs, cfg.seed)
-    splits = split_docs(docs, cfg.split, cfg.seed)
+    splits = load_splits(cfg)
     # Two generators, so that the test-side samples (lone sentences, perturbed documents) are
     # the same documents whatever the size of the validation sample.
     rng, validation_rng = random.Random(cfg.seed), random.Random(cfg.seed)

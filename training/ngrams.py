@@ -17,7 +17,7 @@ from pathlib import Path
 from model.labels import LABEL2ID
 from model.ngrams import CharNgrams
 from training.config import TrainConfig
-from training.corpus import load_docs, split_docs, subsample_groups
+from training.corpus import load_splits
 from training.perturb import AUGMENTATIONS, perturb
 
 
@@ -32,10 +32,7 @@ def fit_ngrams(train_rows, seed: int) -> CharNgrams:
 
 
 def add_ngrams(ckpt: str | Path, cfg: TrainConfig) -> None:
-    docs = load_docs(cfg.corpus)
-    if cfg.max_docs:
-        docs = subsample_groups(docs, cfg.max_docs, cfg.seed)
-    fit_ngrams(split_docs(docs, cfg.split, cfg.seed)["train"], cfg.seed).save(ckpt)
+    fit_ngrams(load_splits(cfg)["train"], cfg.seed).save(ckpt)
 
 
 def main(argv=None) -> None:

@@ -20,7 +20,7 @@ from transformers import AutoTokenizer, Trainer, TrainingArguments
 from model import network
 from model.base import base_path
 from training.config import TrainConfig
-from training.corpus import Collator, build_examples, load_docs, load_spans, split_docs, split_of, subsample_groups
+from training.corpus import Collator, build_examples, load_spans, load_splits, split_of
 from training.ngrams import fit_ngrams
 
 log = logging.getLogger("telltale.train")
@@ -36,10 +36,7 @@ def main(argv=None) -> Path:
     cfg = TrainConfig.from_yaml(args.config, args.overrides)
     started = time.time()
 
-    docs = load_docs(cfg.corpus)
-    if cfg.max_docs:
-        docs = subsample_groups(docs, cfg.max_docs, cfg.seed)
-    splits = split_docs(docs, cfg.split, cfg.seed)
+    splits = load_splits(cfg)
     spans = load_spans(cfg.corpus)
     train_spans = spans.filter(lambda r: split_of(r["group"], cfg.split, cfg.seed) == "train") if spans else None
     log.info("documents: %s", {k: len(v) for k, v in splits.items()})
