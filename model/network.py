@@ -9,8 +9,8 @@ One encoder, two heads trained together:
 Checkpoint directory (`save` / `load`): `telltale.json` (base encoder, label map,
 windowing and calibration settings), the tokenizer (`tokenizer.json.gz`: 250k pieces take
 16 MB uncompressed, `tokenizer_config.json`), `heads_and_encoder.safetensors` (fp16,
-everything trainable), and `ngrams.safetensors`, the linear model mixed into the document
-verdict (`model/ngrams.py`; older checkpoints have a character-only `char_ngrams.safetensors`, or none). The frozen word-embedding matrix
+everything trainable), and `char_ngrams.safetensors`, the linear model mixed into the document
+verdict (`model/ngrams.py`; older checkpoints have none). The frozen word-embedding matrix
 (96M of e5-small's 118M parameters) is not stored: it is rebuilt from the base package, so the
 checkpoint stays small.
 """

@@ -1,51 +1,42 @@
-"""N-grams: a linear model beside the transformer, for the document verdict.
+"""Character n-grams: a linear model beside the transformer, for the document verdict.
 
-Hashed character 2-4-grams (within words) and word 1-2-grams, lower-cased, in one hash space;
-TF-IDF, logistic regression. It reads the whole text in one pass where the transformer reads
-256-token windows, and it errs on other documents: on 800 validation documents, either alone
-was right on 91% and their mix on 94%. The word n-grams survive stripped punctuation and read
-short texts better than characters alone (docs/experiments/README.md). Hashing keeps it to two
-arrays and no vocabulary (2 MB in fp16). `Predictor` mixes its probabilities with the
-transformer's, with weights fitted on validation (`ngram_weight_*` in telltale.json).
+Hashed character 2-4-grams (within words, lower-cased), TF-IDF, logistic regression. It
+reads the whole text in one pass where the transformer reads 256-token windows, and it errs
+on other documents: on 800 validation documents, either alone was right on 91% and their mix
+on 94% (docs/experiments/README.md). Hashing keeps it to two arrays and no vocabulary (2 MB in
+fp16). `Predictor` mixes its probabilities with the transformer's, with a weight fitted on
+validation (`ngram_weight` in telltale.json).
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-NGRAMS_FILE = "ngrams.safetensors"
-CHAR_ONLY_FILE = "char_ngrams.safetensors"  # checkpoints from before the word n-grams
+NGRAMS_FILE = "char_ngrams.safetensors"
 N_FEATURES = 2**18
-FEATURES = (("char_wb", 2, 4), ("word", 1, 2))  # analyzer, shortest and longest n-gram
+NGRAM_RANGE = (2, 4)
 MAX_CHARS = 5000  # the n-grams of one long document's first pages say what the rest would
 
 
-def _counts(texts, features=FEATURES):
-    """Hashed n-gram counts: stateless, so the checkpoint needs no vocabulary. Every analyzer
-    hashes into the same space, so the word n-grams cost no size."""
+def _counts(texts):
+    """Hashed n-gram counts: stateless, so the checkpoint needs no vocabulary."""
     from sklearn.feature_extraction.text import HashingVectorizer
 
-    texts = [t[:MAX_CHARS] for t in texts]
-    counts = 0
-    for analyzer, low, high in features:
-        hasher = HashingVectorizer(analyzer=analyzer, ngram_range=(low, high), n_features=N_FEATURES,
-                                   alternate_sign=False, norm=None, dtype=np.float32)
-        counts = counts + hasher.transform(texts)
-    return counts.tocsr()
+    hasher = HashingVectorizer(analyzer="char_wb", ngram_range=NGRAM_RANGE, n_features=N_FEATURES,
+                               alternate_sign=False, norm=None, dtype=np.float32)
+    return hasher.transform([t[:MAX_CHARS] for t in texts])
 
 
-class Ngrams:
-    def __init__(self, idf: np.ndarray, coef: np.ndarray, intercept: np.ndarray, features=FEATURES):
+class CharNgrams:
+    def __init__(self, idf: np.ndarray, coef: np.ndarray, intercept: np.ndarray):
         self.idf, self.coef, self.intercept = idf, coef, intercept
-        self.features = tuple(tuple(f) for f in features)
 
     def _features(self, texts):
         from scipy.sparse import diags
         from sklearn.preprocessing import normalize
 
-        x = _counts(texts, self.features)
+        x = _counts(texts)
         x.data = np.log(x.data) + 1  # sublinear term frequency, as TfidfTransformer(sublinear_tf=True)
         return normalize(x @ diags(self.idf))
 
@@ -60,7 +51,7 @@ class Ngrams:
         return probs / probs.sum(1, keepdims=True)
 
     @classmethod
-    def fit(cls, texts, labels, C: float = 4.0) -> "Ngrams":
+    def fit(cls, texts, labels, C: float = 4.0) -> "CharNgrams":
         from sklearn.feature_extraction.text import TfidfTransformer
         from sklearn.linear_model import LogisticRegression
 
@@ -74,19 +65,15 @@ class Ngrams:
 
         save_file({"idf": np.ascontiguousarray(self.idf, dtype=np.float16),
                    "coef": np.ascontiguousarray(self.coef, dtype=np.float16),
-                   "intercept": np.ascontiguousarray(self.intercept, dtype=np.float32)},
-                  str(Path(ckpt_dir) / NGRAMS_FILE), metadata={"features": json.dumps(self.features)})
+                   "intercept": np.ascontiguousarray(self.intercept, dtype=np.float32)}, str(Path(ckpt_dir) / NGRAMS_FILE))
 
     @classmethod
-    def load(cls, ckpt_dir: str | Path) -> "Ngrams | None":
+    def load(cls, ckpt_dir: str | Path) -> "CharNgrams | None":
         """The checkpoint's n-gram model, or None for a checkpoint without one."""
-        from safetensors import safe_open
+        from safetensors.numpy import load_file
 
-        for name in (NGRAMS_FILE, CHAR_ONLY_FILE):
-            path = Path(ckpt_dir) / name
-            if path.exists():
-                with safe_open(str(path), "np") as f:
-                    arrays = {k: f.get_tensor(k).astype(np.float32) for k in f.keys()}
-                    features = json.loads((f.metadata() or {}).get("features", '[["char_wb", 2, 4]]'))
-                return cls(arrays["idf"], arrays["coef"], arrays["intercept"], features)
-        return None
+        path = Path(ckpt_dir) / NGRAMS_FILE
+        if not path.exists():
+            return None
+        arrays = {k: v.astype(np.float32) for k, v in load_file(path).items()}
+        return cls(arrays["idf"], arrays["coef"], arrays["intercept"])

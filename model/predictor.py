@@ -4,15 +4,13 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import asdict, dataclass, field
-from functools import cached_property
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from model import network
 from model.labels import LABELS, ORIGINAL
-from model.ngrams import Ngrams
+from model.ngrams import CharNgrams
 from model.normalize import Normalized, normalize
 from model.text import Window, encode_document, split_sentences
 
@@ -58,17 +56,7 @@ class DocumentRun:
     spans: list[tuple[int, int]]
     windows: list[Window]
     outputs: list[tuple] = field(default_factory=list)  # per window: (logits, sentence logits, artifact probs)
-    ngram_probs: torch.Tensor | None = None  # the n-gram model's, when the checkpoint has one
-
-    @cached_property  # read at every calibration step
-    def words(self) -> int:
-        return len(self.norm.text.split())
-
-    @cached_property
-    def no_punctuation(self) -> bool:
-        """30 words or more with almost no punctuation: stripping it is an evasion, since
-        machine translation shows partly in its punctuation."""
-        return self.words >= 30 and len(_CLAUSE_PUNCTUATION.findall(self.norm.text)) < self.words / 50
+    ngram_probs: torch.Tensor | None = None  # the character n-gram model's, when the checkpoint has one
 
 
 @dataclass
@@ -105,15 +93,11 @@ class Predictor:
         'original'
     """
 
-    def __init__(self, model, tokenizer, settings: dict, device, ngrams: Ngrams | None = None):
+    def __init__(self, model, tokenizer, settings: dict, device, ngrams: CharNgrams | None = None):
         self.model, self.tokenizer, self.settings, self.device = model, tokenizer, settings, device
         self.ngrams = ngrams
-        # Share of the n-gram model in the document verdict (log-linear mix), fitted on validation
-        # by text length (a sentence holds few n-grams) and on its own for text stripped of its
-        # punctuation (the transformer loses more there). Older checkpoints have one weight.
-        by_words = settings.get("ngram_weight_by_words") or [[0, settings.get("ngram_weight", 0.0)]]
-        self.ngram_weight_by_words = [(int(w), float(x)) for w, x in by_words] if ngrams else [(0, 0.0)]
-        self.ngram_weight_no_punctuation = settings.get("ngram_weight_no_punctuation")
+        # Share of the n-gram model in the document verdict (log-linear mix), fitted on validation.
+        self.ngram_weight = float(settings.get("ngram_weight", 0.0)) if ngrams else 0.0
         self.temperature = float(settings.get("temperature", 1.0))
         # Multipliers on the document probabilities, fitted on validation (1 for each label in
         # older checkpoints): the model under-calls machine translation.
@@ -130,7 +114,7 @@ class Predictor:
         """Load a checkpoint directory (default: the model shipped in the repo)."""
         device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         model, tokenizer, settings = network.load(path or SHIPPED, device)
-        return cls(model, tokenizer, settings, device, Ngrams.load(path or SHIPPED))
+        return cls(model, tokenizer, settings, device, CharNgrams.load(path or SHIPPED))
 
     def predict_one(self, text: str, **kwargs) -> Prediction:
         return self.predict([text], **kwargs)[0]
@@ -197,20 +181,13 @@ class Predictor:
         artifact = torch.softmax(out["token_logits"].float(), -1)[..., 1].cpu()
         return [(logits[r], sent[r] if sent is not None else None, artifact[r]) for r in range(len(windows))]
 
-    def ngram_weight(self, run: "DocumentRun") -> float:
-        """The n-gram model's share of this document's verdict."""
-        if self.ngram_weight_no_punctuation is not None and self.ngrams and run.no_punctuation:
-            return float(self.ngram_weight_no_punctuation)
-        words, weights = zip(*self.ngram_weight_by_words)
-        return float(np.interp(run.words, words, weights))  # constant beyond the first and last
-
     def document_probabilities(self, run: "DocumentRun", temperature: float | None = None,
                                label_prior=None, ngram_weight: float | None = None) -> torch.Tensor:
         """Calibrated probabilities of a document: its windows', averaged by token count, mixed
         with the n-gram model's (a weighted geometric mean), then reweighted by the label prior."""
         t = self.temperature if temperature is None else temperature
         prior = torch.tensor(self.label_prior if label_prior is None else label_prior, dtype=torch.float)
-        mix = self.ngram_weight(run) if ngram_weight is None else ngram_weight
+        mix = self.ngram_weight if ngram_weight is None else ngram_weight
         weights = torch.tensor([float(max(len(w.token_spans), 1)) for w in run.windows])
         probs = torch.softmax(torch.stack([o[0] for o in run.outputs]) / t, -1)
         probs = (probs * weights[:, None]).sum(0) / weights.sum()
@@ -225,14 +202,14 @@ class Predictor:
         """Turn a run into a Prediction (calibrated; "uncertain" below the bar of its label, or
         below `threshold` for every label when one is given)."""
         probs = self.document_probabilities(run)
-        words = run.words
+        words = len(run.norm.text.split())
         flags = []
         if words < self.min_words:
             flags.append("too-short")
         if words and english_share(run.norm.text) < 0.12:
             flags.append("not-english")
-        if run.no_punctuation:
-            flags.append("no-punctuation")
+        if words >= 30 and len(_CLAUSE_PUNCTUATION.findall(run.norm.text)) < words / 50:
+            flags.append("no-punctuation")  # stripping it is an evasion: MT shows partly in punctuation
         label = LABELS[int(probs.argmax())]
         if threshold is None:
             threshold = self.original_below if label == LABELS[ORIGINAL] else self.uncertain_below

@@ -15,7 +15,7 @@ def test_tiny_config_trains_a_loadable_checkpoint(tmp_path):
     out = main(["--config", "configs/tiny.yaml", "--set", f"output_dir={tmp_path / 'tiny'}",
                 "--set", f"corpus={CORPUS}"])
     files = {p.name for p in out.iterdir() if p.is_file()}
-    assert {"telltale.json", "heads_and_encoder.safetensors", "tokenizer.json.gz", "ngrams.safetensors"} <= files
+    assert {"telltale.json", "heads_and_encoder.safetensors", "tokenizer.json.gz", "char_ngrams.safetensors"} <= files
     assert sum(p.stat().st_size for p in out.iterdir() if p.is_file()) < 50 * 2**20
     settings = json.loads((out / "telltale.json").read_text())
     assert settings["labels"] == list(LABELS) and settings["training"]["steps"] == 4

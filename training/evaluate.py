@@ -31,7 +31,6 @@ from training.corpus import labelled_regions, load_spans, load_splits, span_inde
 from training.perturb import PERTURBATIONS, perturb
 
 LENGTH_BUCKETS = ("1 sentence", "2-3 sentences", "~50 words", "~100 words", "~300 words", "500+ words")
-NGRAM_WEIGHT_BINS = (0, 40, 80, 160, 320, 10**9)  # word counts; the n-gram weight is fitted in each
 
 
 # --- metrics -----------------------------------------------------------------
@@ -107,43 +106,21 @@ def paired_drop(clean_correct, perturbed_correct) -> dict:
 # --- calibration choices on validation -----------------------------------------
 
 
-def _nll(probs: np.ndarray, gold) -> float:
+def _nll(predictor, runs, gold, **choice) -> float:
+    probs = np.stack([predictor.document_probabilities(r, **choice).numpy() for r in runs])
     return float(-np.log(probs[np.arange(len(gold)), gold] + 1e-12).mean())
 
 
-def _probs(predictor, runs, **choice) -> np.ndarray:
-    return np.stack([predictor.document_probabilities(r, **choice).numpy() for r in runs])
-
-
 def fit_temperature(predictor, runs, gold) -> float:
-    return min((_nll(_probs(predictor, runs, temperature=t), gold), float(round(t, 2)))
+    return min((_nll(predictor, runs, gold, temperature=t), float(round(t, 2)))
                for t in np.arange(0.5, 5.01, 0.05))[1]
 
 
 def fit_ngram_weight(predictor, runs, gold) -> float:
-    """The share of the n-gram model in the document verdict: the best validation accuracy, ties
-    going to the least log-loss (before temperature and prior, which are fitted after it). On
-    text without punctuation, log-loss alone chose a share 0.8 points less accurate (0.7, not 0.9)."""
-    gold = np.asarray(gold)
-    scores = []
-    for w in np.arange(0.0, 1.001, 0.05):
-        probs = _probs(predictor, runs, temperature=1.0, label_prior=[1.0] * len(LABELS), ngram_weight=w)
-        scores.append(((probs.argmax(1) == gold).mean(), -_nll(probs, gold), float(round(w, 2))))
-    return max(scores)[2]
-
-
-def fit_ngram_weights(predictor, runs, gold, stripped_runs) -> tuple[list[list[int | float]], float]:
-    """The n-gram model's share by length, one weight per bin of NGRAM_WEIGHT_BINS placed at
-    its median word count, and its share in text without punctuation (from `stripped_runs`)."""
-    punctuated = [(r, g) for r, g in zip(runs, gold) if not r.no_punctuation]
-    by_words = []
-    for low, high in zip(NGRAM_WEIGHT_BINS, NGRAM_WEIGHT_BINS[1:]):
-        inside = [(r, g) for r, g in punctuated if low <= r.words < high]
-        if inside:
-            bin_runs, bin_gold = zip(*inside)
-            by_words.append([int(np.median([r.words for r in bin_runs])), fit_ngram_weight(predictor, bin_runs, bin_gold)])
-    stripped = [(r, g) for r, g in zip(stripped_runs, gold) if r.no_punctuation]
-    return by_words, fit_ngram_weight(predictor, *zip(*stripped)) if stripped else None
+    """The share of the n-gram model in the document verdict, for the least validation
+    log-loss (before temperature and prior, which are fitted after it)."""
+    return min((_nll(predictor, runs, gold, temperature=1.0, label_prior=[1.0] * len(LABELS), ngram_weight=w),
+                float(round(w, 2))) for w in np.arange(0.0, 1.001, 0.05))[1]
 
 
 def fit_label_prior(probs: np.ndarray, rows: list[dict]) -> list[float]:
@@ -272,22 +249,13 @@ def evaluate_checkpoint(ckpt: str | Path, cfg: TrainConfig, max_docs: int = 0, v
     predictor = Predictor.load(ckpt)
     log = lambda msg: print(f"[{time.time() - started:5.0f}s] {msg}", flush=True)
 
-    # 1. validation: n-gram weights, temperature, label prior, uncertain thresholds, minimum length
+    # 1. validation: temperature, label prior, uncertain thresholds, minimum length
     val_rows = sample(splits["validation"], validation_docs, validation_rng)
     val_runs = predictor.run([r["text"] for r in val_rows], batch_size)
     val_gold = [LABEL2ID[r["label"]] for r in val_rows]
     no_prior = [1.0] * len(LABELS)
     predictor.label_prior = no_prior  # a re-evaluated checkpoint starts afresh
-    if predictor.ngrams:
-        # every validation document also cut to each shorter length bucket, and stripped
-        cut = [(truncate(r["text"], bucket), g) for bucket in LENGTH_BUCKETS[:-1] for r, g in zip(val_rows, val_gold)]
-        cut = [(t, g) for t, g in cut if t]
-        stripped = [perturb(r["text"], PERTURBATIONS["stripped punctuation"], random.Random(0))[0] for r in val_rows]
-        by_words, no_punctuation = fit_ngram_weights(
-            predictor, val_runs + predictor.run([t for t, _ in cut], batch_size), val_gold + [g for _, g in cut],
-            predictor.run(stripped, batch_size))
-        predictor.ngram_weight_by_words, predictor.ngram_weight_no_punctuation = by_words, no_punctuation
-        log(f"validation: n-gram weight by words {by_words}, without punctuation {no_punctuation}")
+    ngram_weight = predictor.ngram_weight = fit_ngram_weight(predictor, val_runs, val_gold) if predictor.ngrams else 0.0
     temperature = fit_temperature(predictor, val_runs, val_gold)
     predictor.temperature = temperature
     label_prior = fit_label_prior(np.stack([predictor.document_probabilities(r).numpy() for r in val_runs]), val_rows)
@@ -300,15 +268,11 @@ def evaluate_checkpoint(ckpt: str | Path, cfg: TrainConfig, max_docs: int = 0, v
     val_length = accuracy_by_length(predictor, val_rows, 200, cfg.seed)
     min_words = choose_min_words(val_length)
     settings = json.loads((ckpt / CONFIG_FILE).read_text())
-    settings.pop("ngram_weight", None)  # one weight for all texts, before the two below
-    if predictor.ngrams:
-        settings.update(ngram_weight_by_words=predictor.ngram_weight_by_words,
-                        ngram_weight_no_punctuation=predictor.ngram_weight_no_punctuation)
-    settings.update(temperature=temperature, label_prior=label_prior,
+    settings.update(ngram_weight=ngram_weight, temperature=temperature, label_prior=label_prior,
                     uncertain_below=threshold, original_below=original_threshold, min_words=min_words)
     (ckpt / CONFIG_FILE).write_text(json.dumps(settings, indent=2) + "\n")
     predictor.uncertain_below, predictor.original_below, predictor.min_words = threshold, original_threshold, min_words
-    log(f"validation: temperature {temperature}, label prior {label_prior}, "
+    log(f"validation: n-gram weight {ngram_weight}, temperature {temperature}, label prior {label_prior}, "
         f"uncertain below {threshold} "
         f"(original below {original_threshold}), min words {min_words}")
 
@@ -334,8 +298,7 @@ def evaluate_checkpoint(ckpt: str | Path, cfg: TrainConfig, max_docs: int = 0, v
         "calibration": {"temperature": temperature, "label_prior": label_prior, "ece_before": ece_before,
                         "ece_after": ece_after, "reliability": reliability},
         "documents": classification_metrics(gold, pred),
-        "ngram_weights": {"by_words": predictor.ngram_weight_by_words,
-                          "no_punctuation": predictor.ngram_weight_no_punctuation} if predictor.ngrams else None,
+        "ngram_weight": predictor.ngram_weight,
         "documents_transformer_alone": classification_metrics(gold, transformer_alone),
         "human_false_positive_rate": human_fpr(test_rows, pred),
         "recall_by_source": grouped_recall(test_rows, gold, pred, lambda r: f"{r['label']} / {r['kind']} / {r['source']}"),
@@ -449,16 +412,10 @@ def markdown_report(r: dict) -> str:
         f"| document accuracy | {_pct(d['accuracy'])} | {_pct(b['accuracy'])} |",
         f"| document macro-F1 | {d['macro_f1']:.3f} | {b['macro_f1']:.3f} |",
     ]
-    if r.get("ngram_weights") or r.get("ngram_weight"):  # without n-grams it would repeat the row above
+    if r.get("ngram_weight"):  # without n-grams (older checkpoints) it would repeat the row above
         alone = r["documents_transformer_alone"]
-        if "ngram_weights" in r:
-            w = r["ngram_weights"]
-            weights = ("weights " + ", ".join(f"{x} at {n} words" for n, x in w["by_words"])
-                       + f"; {w['no_punctuation']} without punctuation")
-        else:  # older reports: one weight
-            weights = f"weight {r['ngram_weight']}"
-        lines.append(f"| document accuracy / macro-F1, transformer alone (without its n-gram model, {weights}) "
-                     f"| {_pct(alone['accuracy'])} / {alone['macro_f1']:.3f} | |")
+        lines.append(f"| document accuracy / macro-F1, transformer alone (without its n-gram model, weight "
+                     f"{r['ngram_weight']}) | {_pct(alone['accuracy'])} / {alone['macro_f1']:.3f} | |")
     lines += [
         f"| sentence macro-F1 (in context) | {r['sentences_in_context']['macro_f1']:.3f} | |",
         f"| sentence macro-F1 (sentence alone) | {r['sentences_alone']['macro_f1']:.3f} | |",

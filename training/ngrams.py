@@ -1,11 +1,11 @@
-"""Fit a checkpoint's n-gram model (characters and words) on the train split, beside its transformer.
+"""Fit a checkpoint's character n-gram model on the train split, beside its transformer.
 
     python -m training.ngrams runs/default [--config configs/default.yaml]
 
 `training.train` runs this at the end of every run; run it alone to give an older checkpoint
 one. Every training document is seen twice, as written and with its punctuation stripped, so
 that stripping it (an evasion) moves the n-grams less. Then `training.evaluate` fits the
-weights of the n-grams in the verdict on validation.
+weight of the n-grams in the verdict on validation.
 """
 from __future__ import annotations
 
@@ -15,20 +15,20 @@ import time
 from pathlib import Path
 
 from model.labels import LABEL2ID
-from model.ngrams import Ngrams
+from model.ngrams import CharNgrams
 from training.config import TrainConfig
 from training.corpus import load_splits
 from training.perturb import AUGMENTATIONS, perturb
 
 
-def fit_ngrams(train_rows, seed: int) -> Ngrams:
+def fit_ngrams(train_rows, seed: int) -> CharNgrams:
     rng = random.Random(seed)
     texts, labels = [], []
     for row in train_rows:
         stripped, _ = perturb(row["text"], AUGMENTATIONS["stripped punctuation"], rng)
         texts += [row["text"], stripped]
         labels += [LABEL2ID[row["label"]]] * 2
-    return Ngrams.fit(texts, labels)
+    return CharNgrams.fit(texts, labels)
 
 
 def add_ngrams(ckpt: str | Path, cfg: TrainConfig) -> None:
@@ -43,7 +43,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     started = time.time()
     add_ngrams(args.checkpoint, TrainConfig.from_yaml(args.config, args.overrides))
-    print(f"n-grams fitted into {args.checkpoint} in {time.time() - started:.0f}s")
+    print(f"character n-grams fitted into {args.checkpoint} in {time.time() - started:.0f}s")
 
 
 if __name__ == "__main__":

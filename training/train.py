@@ -1,4 +1,4 @@
-"""Train a telltale model: config -> corpus -> examples -> Trainer (+ n-grams) -> checkpoint.
+"""Train a telltale model: config -> corpus -> examples -> Trainer (+ character n-grams) -> checkpoint.
 
     python -m training.train --config configs/default.yaml [--set key=value ...] [--evaluate]
 
