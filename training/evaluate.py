@@ -356,6 +356,8 @@ def evaluate_checkpoint(ckpt: str | Path, cfg: TrainConfig, max_docs: int = 0, v
     clean_correct = [pred[i] == gold[i] for i in subset]
     robustness = {"n": len(subset), "clean": float(np.mean(clean_correct))}
     flagged = {"clean": _share(["no-punctuation" in predictions[i].flags for i in subset])}
+    sub_rows = [test_rows[i] for i in subset]
+    human_flagged = {"clean": human_fpr(sub_rows, [pred[i] for i in subset])["all"]["fpr"]}
     drops = {}
     for name, attacks in PERTURBATIONS.items():
         texts = [perturb(test_rows[i]["text"], attacks, random.Random(cfg.seed + i))[0] for i in subset]
@@ -364,10 +366,12 @@ def evaluate_checkpoint(ckpt: str | Path, cfg: TrainConfig, max_docs: int = 0, v
         robustness[name] = float(np.mean(correct))
         drops[name] = paired_drop(clean_correct, correct)
         flagged[name] = _share(["no-punctuation" in x.flags for x in p])
+        human_flagged[name] = human_fpr(sub_rows, [LABELS.index(x.label) for x in p])["all"]["fpr"]
     robustness["largest_drop"] = max(robustness["clean"] - v for k, v in robustness.items() if k not in ("n", "clean"))
     report["perturbation_accuracy"] = robustness
     report["perturbation_drop"] = drops
     report["perturbation_flagged_no_punctuation"] = flagged
+    report["perturbation_human_flagged"] = human_flagged
     log("robustness done")
 
     # 6. the baseline on the same split
@@ -467,9 +471,11 @@ def markdown_report(r: dict) -> str:
               f"## Perturbed test documents ({p['n']} sampled)", ""]
     flagged = r.get("perturbation_flagged_no_punctuation")  # absent from older reports
     drops = r.get("perturbation_drop")  # likewise
+    human = r.get("perturbation_human_flagged")  # likewise
     lines += ["| input | accuracy |" + (" drop, points (95% interval) |" if drops else "")
-              + (" warned `no-punctuation` |" if flagged else ""),
-              "|---|---|" + ("---|" if drops else "") + ("---|" if flagged else "")]
+              + (" warned `no-punctuation` |" if flagged else "")
+              + (" human-written given a machine label |" if human else ""),
+              "|---|---|" + ("---|" if drops else "") + ("---|" if flagged else "") + ("---|" if human else "")]
     for k, v in p.items():
         if k in ("n", "largest_drop"):
             continue
@@ -479,6 +485,8 @@ def markdown_report(r: dict) -> str:
             row += f" {100 * d['drop']:.1f} ({100 * d['ci95'][0]:.1f} to {100 * d['ci95'][1]:.1f}) |" if d else " |"
         if flagged:
             row += f" {_pct(flagged[k])} |"
+        if human:
+            row += f" {_pct(human[k])} |"
         lines.append(row)
     lines += [f"", f"Largest drop: {100 * p['largest_drop']:.1f} points.", ""]
     return "\n".join(lines) + "\n"
