@@ -86,3 +86,17 @@ def test_perturbation_drop_interval_is_narrow_when_documents_agree_and_covers_ze
     assert 0.0 < drop["ci95"][0] < 0.05 < drop["ci95"][1] < 0.1
     swapped = paired_drop([True, False] * 50, [False, True] * 50)  # same accuracy, every verdict changed
     assert swapped["drop"] == 0.0 and swapped["ci95"][0] < -0.1 and swapped["ci95"][1] > 0.1
+
+
+def test_perturbed_table_shows_human_text_given_a_machine_label_when_the_report_has_it():
+    import json
+
+    from training.evaluate import markdown_report
+
+    report = json.loads(open("model/weights/report.json").read())
+    assert "human-written given a machine label" not in markdown_report(report)  # an older report, as it was
+    report["perturbation_human_flagged"] = {k: 0.05 for k in report["perturbation_accuracy"] if k not in ("n", "largest_drop")}
+    report["perturbation_human_flagged"]["stripped punctuation"] = 0.064
+    table = markdown_report(report).split("## Perturbed test documents")[1]
+    assert "| human-written given a machine label |" in table
+    assert next(line for line in table.splitlines() if line.startswith("| stripped punctuation |")).endswith(" 6.4% |")
