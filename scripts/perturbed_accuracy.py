@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 
 import numpy as np
 
@@ -19,8 +18,8 @@ from model.labels import LABEL2ID, LABELS
 from model.predictor import Predictor
 from training.config import TrainConfig
 from training.corpus import load_splits
-from training.evaluate import human_fpr, paired_drop
-from training.perturb import PERTURBATIONS, perturb
+from training.evaluate import human_fpr, paired_drop, perturbed_copies
+from training.perturb import PERTURBATIONS
 
 
 def main(argv=None) -> dict:
@@ -38,16 +37,15 @@ def main(argv=None) -> dict:
     predictor = Predictor.load(args.checkpoint)
     gold = [LABEL2ID[r["label"]] for r in rows]
     texts = {"clean": [r["text"] for r in rows],
-             args.perturbation: [perturb(r["text"], PERTURBATIONS[args.perturbation], random.Random(cfg.seed + i))[0]
-                                 for i, r in enumerate(rows)]}
-    result = {"checkpoint": args.checkpoint, "split": args.split, "n": len(rows)}
+             args.perturbation: perturbed_copies(rows, range(len(rows)), PERTURBATIONS[args.perturbation], cfg.seed)}
+    result, correct = {"checkpoint": args.checkpoint, "split": args.split, "n": len(rows)}, {}
     for name, batch in texts.items():
         pred = [LABELS.index(p.label) for p in
                 predictor.predict(batch, sentences=False, artifacts=False, uncertain_below=0.0)]
-        result[name] = {"accuracy": float(np.mean(np.array(pred) == np.array(gold))),
+        correct[name] = [p == g for p, g in zip(pred, gold)]
+        result[name] = {"accuracy": float(np.mean(correct[name])),
                         "human_given_a_machine_label": human_fpr(rows, pred)["all"]["fpr"], "predicted": pred}
-    result["drop"] = paired_drop([p == g for p, g in zip(result["clean"]["predicted"], gold)],
-                                 [p == g for p, g in zip(result[args.perturbation]["predicted"], gold)])
+    result["drop"] = paired_drop(correct["clean"], correct[args.perturbation])
     d, pct = result["drop"], lambda x: "n/a" if x is None else f"{100 * x:.2f}%"
     print(f"{args.split}, {len(rows)} documents: clean {pct(result['clean']['accuracy'])}, {args.perturbation} "
           f"{pct(result[args.perturbation]['accuracy'])}, drop {100 * d['drop']:.2f} points "

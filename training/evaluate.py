@@ -166,6 +166,12 @@ def _smallest_threshold(probs: np.ndarray, wrong: np.ndarray, budget: float) -> 
     return 0.99
 
 
+def perturbed_copies(rows, indices, attacks, seed: int) -> list[str]:
+    """`attacks` applied to the text of rows[i] for each i in `indices`, with its own seed (seed + i),
+    so a document gets the same copy in the report's sample and in scripts/perturbed_accuracy.py."""
+    return [perturb(rows[i]["text"], attacks, random.Random(seed + i))[0] for i in indices]
+
+
 def truncate(text: str, bucket: str) -> str | None:
     """`text` cut to a length bucket, or None when it is too short for it."""
     spans = split_sentences(text)
@@ -360,13 +366,14 @@ def evaluate_checkpoint(ckpt: str | Path, cfg: TrainConfig, max_docs: int = 0, v
     human_flagged = {"clean": human_fpr(sub_rows, [pred[i] for i in subset])["all"]["fpr"]}
     drops = {}
     for name, attacks in PERTURBATIONS.items():
-        texts = [perturb(test_rows[i]["text"], attacks, random.Random(cfg.seed + i))[0] for i in subset]
-        p = predictor.predict(texts, sentences=False, artifacts=False, uncertain_below=0.0)
-        correct = [LABELS.index(x.label) == g for x, g in zip(p, sub_gold)]
+        p = predictor.predict(perturbed_copies(test_rows, subset, attacks, cfg.seed), sentences=False,
+                              artifacts=False, uncertain_below=0.0)
+        labels = [LABELS.index(x.label) for x in p]
+        correct = [label == g for label, g in zip(labels, sub_gold)]
         robustness[name] = float(np.mean(correct))
         drops[name] = paired_drop(clean_correct, correct)
         flagged[name] = _share(["no-punctuation" in x.flags for x in p])
-        human_flagged[name] = human_fpr(sub_rows, [LABELS.index(x.label) for x in p])["all"]["fpr"]
+        human_flagged[name] = human_fpr(sub_rows, labels)["all"]["fpr"]
     robustness["largest_drop"] = max(robustness["clean"] - v for k, v in robustness.items() if k not in ("n", "clean"))
     report["perturbation_accuracy"] = robustness
     report["perturbation_drop"] = drops
