@@ -1,13 +1,11 @@
 """Character n-grams: a linear model beside the transformer, for the document verdict.
 
-Hashed character 2-5-grams (lower-cased, across word boundaries, so "of the" and "said on"
-count as well as the pieces of words), TF-IDF, logistic regression. It reads the whole text in
-one pass where the transformer reads 256-token windows, and it errs on other documents: on 800
-validation documents, either alone was right on 91% and their mix on 94%. N-grams that span two
-words keep most of what they know when punctuation is stripped (docs/experiments/README.md).
-Hashing keeps it to two arrays and no vocabulary (2 MB in fp16). `Predictor` mixes its
-probabilities with the transformer's, with a weight fitted on validation (`ngram_weight` in
-telltale.json).
+Hashed character 2-4-grams (within words, lower-cased), TF-IDF, logistic regression. It
+reads the whole text in one pass where the transformer reads 256-token windows, and it errs
+on other documents: on 800 validation documents, either alone was right on 91% and their mix
+on 94% (docs/experiments/README.md). Hashing keeps it to two arrays and no vocabulary (2 MB in
+fp16). `Predictor` mixes its probabilities with the transformer's, with a weight fitted on
+validation (`ngram_weight` in telltale.json).
 """
 from __future__ import annotations
 
@@ -17,31 +15,28 @@ import numpy as np
 
 NGRAMS_FILE = "char_ngrams.safetensors"
 N_FEATURES = 2**18
-ANALYZER, NGRAM_RANGE = "char", (2, 5)
-OLD_ANALYZER, OLD_NGRAM_RANGE = "char_wb", (2, 4)  # files that do not say: n-grams within words
+NGRAM_RANGE = (2, 4)
 MAX_CHARS = 5000  # the n-grams of one long document's first pages say what the rest would
 
 
-def _counts(texts, analyzer: str, ngram_range: tuple[int, int]):
+def _counts(texts):
     """Hashed n-gram counts: stateless, so the checkpoint needs no vocabulary."""
     from sklearn.feature_extraction.text import HashingVectorizer
 
-    hasher = HashingVectorizer(analyzer=analyzer, ngram_range=ngram_range, n_features=N_FEATURES,
+    hasher = HashingVectorizer(analyzer="char_wb", ngram_range=NGRAM_RANGE, n_features=N_FEATURES,
                                alternate_sign=False, norm=None, dtype=np.float32)
     return hasher.transform([t[:MAX_CHARS] for t in texts])
 
 
 class CharNgrams:
-    def __init__(self, idf: np.ndarray, coef: np.ndarray, intercept: np.ndarray,
-                 analyzer: str = ANALYZER, ngram_range: tuple[int, int] = NGRAM_RANGE):
+    def __init__(self, idf: np.ndarray, coef: np.ndarray, intercept: np.ndarray):
         self.idf, self.coef, self.intercept = idf, coef, intercept
-        self.analyzer, self.ngram_range = analyzer, tuple(ngram_range)
 
     def _features(self, texts):
         from scipy.sparse import diags
         from sklearn.preprocessing import normalize
 
-        x = _counts(texts, self.analyzer, self.ngram_range)
+        x = _counts(texts)
         x.data = np.log(x.data) + 1  # sublinear term frequency, as TfidfTransformer(sublinear_tf=True)
         return normalize(x @ diags(self.idf))
 
@@ -61,7 +56,7 @@ class CharNgrams:
         from sklearn.linear_model import LogisticRegression
 
         tfidf = TfidfTransformer(sublinear_tf=True)
-        x = tfidf.fit_transform(_counts(texts, ANALYZER, NGRAM_RANGE))
+        x = tfidf.fit_transform(_counts(texts))
         clf = LogisticRegression(max_iter=300, C=C, class_weight="balanced").fit(x, labels)
         return cls(tfidf.idf_.astype(np.float32), clf.coef_.astype(np.float32), clf.intercept_.astype(np.float32))
 
@@ -70,19 +65,15 @@ class CharNgrams:
 
         save_file({"idf": np.ascontiguousarray(self.idf, dtype=np.float16),
                    "coef": np.ascontiguousarray(self.coef, dtype=np.float16),
-                   "intercept": np.ascontiguousarray(self.intercept, dtype=np.float32)}, str(Path(ckpt_dir) / NGRAMS_FILE),
-                  metadata={"analyzer": self.analyzer, "ngram_range": "%d,%d" % self.ngram_range})
+                   "intercept": np.ascontiguousarray(self.intercept, dtype=np.float32)}, str(Path(ckpt_dir) / NGRAMS_FILE))
 
     @classmethod
     def load(cls, ckpt_dir: str | Path) -> "CharNgrams | None":
         """The checkpoint's n-gram model, or None for a checkpoint without one."""
-        from safetensors import safe_open
+        from safetensors.numpy import load_file
 
         path = Path(ckpt_dir) / NGRAMS_FILE
         if not path.exists():
             return None
-        with safe_open(str(path), framework="numpy") as f:
-            meta = f.metadata() or {}
-            arrays = {k: f.get_tensor(k).astype(np.float32) for k in f.keys()}
-        ngram_range = tuple(int(n) for n in meta["ngram_range"].split(",")) if "ngram_range" in meta else OLD_NGRAM_RANGE
-        return cls(arrays["idf"], arrays["coef"], arrays["intercept"], meta.get("analyzer", OLD_ANALYZER), ngram_range)
+        arrays = {k: v.astype(np.float32) for k, v in load_file(path).items()}
+        return cls(arrays["idf"], arrays["coef"], arrays["intercept"])

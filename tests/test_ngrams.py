@@ -26,19 +26,6 @@ def test_ngram_model_survives_its_checkpoint_file_and_reads_styles(tmp_path):
     assert loaded.probabilities([]).shape == (0, 3)
 
 
-def test_an_ngram_file_that_does_not_name_its_ngrams_reads_them_within_words(tmp_path):
-    from safetensors.numpy import load_file, save_file
-
-    model = CharNgrams.fit(STYLES * 4, [0, 1, 2] * 4)
-    assert (model.analyzer, model.ngram_range) == ("char", (2, 5))  # across word boundaries
-    model.save(tmp_path)
-    path = tmp_path / "char_ngrams.safetensors"
-    save_file(load_file(path), path)  # as written before the file named them: no metadata
-    older = CharNgrams.load(tmp_path)
-    assert (older.analyzer, older.ngram_range) == ("char_wb", (2, 4))
-    assert older.probabilities(STYLES).shape == (3, 3)
-
-
 def test_a_checkpoint_without_ngrams_has_none(tmp_path):
     assert CharNgrams.load(tmp_path) is None
 
