@@ -20,7 +20,7 @@ from model.labels import LABEL2ID, LABELS
 from model.predictor import UNCERTAIN, Predictor
 from training.config import TrainConfig
 from training.corpus import load_splits
-from training.evaluate import human_fpr, paired_drop, perturbed_copies
+from training.evaluate import band_figures, human_fpr, paired_drop, perturbed_copies
 from training.perturb import PERTURBATIONS
 
 
@@ -44,15 +44,12 @@ def main(argv=None) -> dict:
     for name, batch in texts.items():
         verdicts = predictor.predict(batch, sentences=False, artifacts=False)  # the band on, as `classify`
         pred = [LABELS.index(max(v.probabilities, key=v.probabilities.get)) for v in verdicts]  # band off
-        definite = [v.label != UNCERTAIN for v in verdicts]
+        band = band_figures(rows, gold, pred, [v.label != UNCERTAIN for v in verdicts])
         correct[name] = [p == g for p, g in zip(pred, gold)]
         result[name] = {"accuracy": float(np.mean(correct[name])),
                         "human_given_a_machine_label": human_fpr(rows, pred)["all"]["fpr"], "predicted": pred,
-                        "band": {"coverage": float(np.mean(definite)),
-                                 "accuracy_on_definite": float(np.mean([c for c, d in zip(correct[name], definite) if d]))
-                                 if any(definite) else None,
-                                 "human_given_a_machine_label": human_fpr(
-                                     rows, [p if d else -1 for p, d in zip(pred, definite)])["all"]["fpr"]}}
+                        "band": {"coverage": band["coverage"], "accuracy_on_definite": band["accuracy_on_definite"],
+                                 "human_given_a_machine_label": band["human_false_positive_rate_on_all"]["all"]["fpr"]}}
     result["drop"] = paired_drop(correct["clean"], correct[args.perturbation])
     d, pct = result["drop"], lambda x: "n/a" if x is None else f"{100 * x:.2f}%"
     print(f"{args.split}, {len(rows)} documents: clean {pct(result['clean']['accuracy'])}, {args.perturbation} "

@@ -166,6 +166,15 @@ def _smallest_threshold(probs: np.ndarray, wrong: np.ndarray, budget: float) -> 
     return 0.99
 
 
+def band_figures(rows, gold, pred, definite) -> dict:
+    """What the `uncertain` band leaves (`definite`: one bool per row): the share of documents
+    with a definite verdict, the accuracy of those, and the human-written documents given a
+    definite machine label, by kind."""
+    return {"coverage": _share(definite),
+            "accuracy_on_definite": _share([g == p for g, p, d in zip(gold, pred, definite) if d]),
+            "human_false_positive_rate_on_all": human_fpr(rows, [p if d else -1 for p, d in zip(pred, definite)])}
+
+
 def perturbed_copies(rows, indices, attacks, seed: int) -> list[str]:
     """`attacks` applied to the text of rows[i] for each i in `indices`, with its own seed (seed + i),
     so a document gets the same copy in the report's sample and in scripts/perturbed_accuracy.py."""
@@ -295,7 +304,8 @@ def evaluate_checkpoint(ckpt: str | Path, cfg: TrainConfig, max_docs: int = 0, v
 
     ece_before, _ = expected_calibration_error(raw, np.array(gold))
     ece_after, reliability = expected_calibration_error(probs, np.array(gold))
-    definite = [i for i, p in enumerate(predictions) if p.label != UNCERTAIN]
+    is_definite = [p.label != UNCERTAIN for p in predictions]
+    definite = [i for i, d in enumerate(is_definite) if d]
     definite_set = set(definite)
     band_pred = [pred[i] for i in definite]
     report = {
@@ -312,10 +322,7 @@ def evaluate_checkpoint(ckpt: str | Path, cfg: TrainConfig, max_docs: int = 0, v
         "uncertain_band": {
             "threshold": threshold,
             "original_threshold": original_threshold,
-            "coverage": len(definite) / len(test_rows),
-            "accuracy_on_definite": _share([gold[i] == pred[i] for i in definite]),
-            "human_false_positive_rate_on_all": human_fpr(test_rows, [pred[i] if i in definite_set else -1
-                                                                       for i in range(len(pred))]),
+            **band_figures(test_rows, gold, pred, is_definite),
             "machine_made_called_original": _share([i in definite_set and pred[i] == ORIGINAL
                                                     for i, g in enumerate(gold) if g != ORIGINAL]),
             "definite_documents": classification_metrics([gold[i] for i in definite], band_pred),
