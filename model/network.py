@@ -9,8 +9,10 @@ One encoder, two heads trained together:
 Checkpoint directory (`save` / `load`): `telltale.json` (base encoder, label map,
 windowing and calibration settings), the tokenizer (`tokenizer.json.gz`: 250k pieces take
 16 MB uncompressed, `tokenizer_config.json`), `heads_and_encoder.safetensors` (fp16,
-everything trainable), and `char_ngrams.safetensors`, the linear model mixed into the document
-verdict (`model/ngrams.py`; older checkpoints have none). The frozen word-embedding matrix
+everything trainable), `char_ngrams.safetensors`, the linear model mixed into the document
+verdict (`model/ngrams.py`), and `no_punctuation_adapter.safetensors`, LoRA matrices that the
+network reads text without punctuation through (`adapter_rank` in telltale.json; older
+checkpoints have neither of the last two). The frozen word-embedding matrix
 (96M of e5-small's 118M parameters) is not stored: it is rebuilt from the base package, so the
 checkpoint stays small.
 """
@@ -20,6 +22,7 @@ import gzip
 import json
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -33,6 +36,10 @@ CONFIG_FILE = "telltale.json"
 TOKENIZER_FILE = "tokenizer.json"
 WEIGHTS_FILE = "heads_and_encoder.safetensors"
 FROZEN_PREFIX = "encoder.embeddings.word_embeddings."
+ADAPTER_FILE = "no_punctuation_adapter.safetensors"
+# Every linear layer of the encoder ("dense" is the attention output and both feed-forward ones)
+# and the sequence head: at rank 4, 0.7 MB in fp16.
+ADAPTER_TARGETS = ["query", "key", "value", "dense", "sequence_head"]
 
 
 class TelltaleModel(nn.Module):
@@ -138,6 +145,8 @@ def load(ckpt_dir: str | Path, device: str | torch.device = "cpu"):
         if bars:
             hf_logging.enable_progress_bar()
     model = load_weights(TelltaleModel(encoder), ckpt_dir)
+    if settings.get("adapter_rank"):
+        load_adapter(model, ckpt_dir, settings["adapter_rank"])
     return model.to(device).eval(), load_tokenizer(ckpt_dir), settings
 
 
@@ -155,6 +164,50 @@ def load_weights(model: TelltaleModel, ckpt_dir: str | Path) -> TelltaleModel:
     if unexpected or any(not k.startswith(FROZEN_PREFIX) for k in missing):
         raise ValueError(f"{ckpt_dir}: weights do not fit the model "
                          f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+    return model
+
+
+def add_adapter(model: TelltaleModel, rank: int) -> TelltaleModel:
+    """Put LoRA matrices of `rank` into `model`, in place; only they are left trainable."""
+    from peft import LoraConfig, inject_adapter_in_model
+
+    config = LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules=ADAPTER_TARGETS)
+    return inject_adapter_in_model(config, model)
+
+
+@contextmanager
+def adapter_on(model: TelltaleModel, on: bool):
+    """Run `model` with its adapter (a model without one runs as it is)."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    layers = [m for m in model.modules() if isinstance(m, BaseTunerLayer)]
+    for m in layers:
+        m.enable_adapters(on)
+    try:
+        yield model
+    finally:
+        for m in layers:
+            m.enable_adapters(True)
+
+
+def save_adapter(model: TelltaleModel, ckpt_dir: str | Path, rank: int) -> None:
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items() if "lora_" in k}
+    save_file(state, Path(ckpt_dir) / ADAPTER_FILE)
+    settings = read_settings(ckpt_dir)
+    settings["adapter_rank"] = rank
+    (Path(ckpt_dir) / CONFIG_FILE).write_text(json.dumps(settings, indent=2) + "\n")
+
+
+def load_adapter(model: TelltaleModel, ckpt_dir: str | Path, rank: int) -> TelltaleModel:
+    from safetensors.torch import load_file
+
+    add_adapter(model, rank)
+    state = {k: v.float() for k, v in load_file(Path(ckpt_dir) / ADAPTER_FILE).items()}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or any("lora_" in k for k in missing):
+        raise ValueError(f"{ckpt_dir}: adapter does not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
     return model
 
 

@@ -57,6 +57,7 @@ class DocumentRun:
     windows: list[Window]
     outputs: list[tuple] = field(default_factory=list)  # per window: (logits, sentence logits, artifact probs)
     ngram_probs: torch.Tensor | None = None  # the character n-gram model's, when the checkpoint has one
+    no_punctuation: bool = False  # warned about, and read through the no-punctuation adapter if the checkpoint has one
 
 
 @dataclass
@@ -76,6 +77,13 @@ class Prediction:
         for s in self.sentences:
             counts[s.label] += 1
         return counts
+
+
+def lacks_punctuation(text: str) -> bool:
+    """Thirty words or more with almost no clause punctuation: stripping it is an evasion, since
+    machine translation shows partly in punctuation."""
+    words = len(text.split())
+    return words >= 30 and len(_CLAUSE_PUNCTUATION.findall(text)) < words / 50
 
 
 def english_share(text: str) -> float:
@@ -148,14 +156,18 @@ class Predictor:
             spans = split_sentences(norm.text)
             windows = encode_document(self.tokenizer, norm.text, spans, self.settings["max_length"],
                                       self.settings["stride"])
-            docs.append(DocumentRun(text, norm, spans, windows))
+            docs.append(DocumentRun(text, norm, spans, windows, no_punctuation=lacks_punctuation(norm.text)))
         flat = [w for doc in docs for w in doc.windows]
-        order = sorted(range(len(flat)), key=lambda i: len(flat[i].input_ids))  # less padding
+        unpunctuated = [doc.no_punctuation for doc in docs for _ in doc.windows]
         outputs = [None] * len(flat)
-        for b in range(0, len(order), batch_size):
-            idx = order[b : b + batch_size]
-            for i, out in zip(idx, self._forward([flat[i] for i in idx])):
-                outputs[i] = out
+        for no_punctuation in (False, True):  # text without punctuation reads through the adapter, if any
+            order = sorted((i for i in range(len(flat)) if unpunctuated[i] == no_punctuation),
+                           key=lambda i: len(flat[i].input_ids))  # less padding
+            with network.adapter_on(self.model, no_punctuation):
+                for b in range(0, len(order), batch_size):
+                    idx = order[b : b + batch_size]
+                    for i, out in zip(idx, self._forward([flat[i] for i in idx])):
+                        outputs[i] = out
         first = 0
         for doc in docs:  # `flat` holds each document's windows in a row
             doc.outputs, first = outputs[first : first + len(doc.windows)], first + len(doc.windows)
@@ -208,8 +220,8 @@ class Predictor:
             flags.append("too-short")
         if words and english_share(run.norm.text) < 0.12:
             flags.append("not-english")
-        if words >= 30 and len(_CLAUSE_PUNCTUATION.findall(run.norm.text)) < words / 50:
-            flags.append("no-punctuation")  # stripping it is an evasion: MT shows partly in punctuation
+        if run.no_punctuation:
+            flags.append("no-punctuation")
         label = LABELS[int(probs.argmax())]
         if threshold is None:
             threshold = self.original_below if label == LABELS[ORIGINAL] else self.uncertain_below

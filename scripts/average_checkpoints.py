@@ -32,8 +32,10 @@ def main(argv=None) -> None:
     if any(s.keys() != states[0].keys() for s in states):
         raise SystemExit("the checkpoints hold different weights")
     blend = {k: sum(w * s[k] for w, s in zip(weights, states)) for k in states[0]}
+    # An adapter was trained on its own checkpoint's network, not on the blend: it stays behind.
+    kept = {k: v for k, v in settings[-1].items() if k not in ("adapter_rank", "adapter_training")}
     write_checkpoint(blend, load_tokenizer(args.checkpoints[-1]), args.out,
-                     {**settings[-1], "weight_average": [[str(c), w] for c, w in zip(args.checkpoints, weights)]})
+                     {**kept, "weight_average": [[str(c), w] for c, w in zip(args.checkpoints, weights)]})
     print(f"wrote {args.out}: {' + '.join(f'{w:g} x {c}' for c, w in zip(args.checkpoints, weights))}")
 
 

@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 
@@ -7,19 +8,44 @@ from conftest import ARTICLE, CORPUS
 pytestmark = pytest.mark.skipif(not (CORPUS / "docs.jsonl.gz").exists(), reason="needs ../shared/corpus")
 
 
-def test_tiny_config_trains_a_loadable_checkpoint(tmp_path):
-    from model import Predictor
-    from model.labels import LABELS
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
     from training.train import main
 
-    out = main(["--config", "configs/tiny.yaml", "--set", f"output_dir={tmp_path / 'tiny'}",
-                "--set", f"corpus={CORPUS}"])
-    files = {p.name for p in out.iterdir() if p.is_file()}
+    return main(["--config", "configs/tiny.yaml", "--set", f"output_dir={tmp_path_factory.mktemp('tiny')}",
+                 "--set", f"corpus={CORPUS}"])
+
+
+def test_tiny_config_trains_a_loadable_checkpoint(tiny):
+    from model import Predictor
+    from model.labels import LABELS
+
+    files = {p.name for p in tiny.iterdir() if p.is_file()}
     assert {"telltale.json", "heads_and_encoder.safetensors", "tokenizer.json.gz", "char_ngrams.safetensors"} <= files
-    assert sum(p.stat().st_size for p in out.iterdir() if p.is_file()) < 50 * 2**20
-    settings = json.loads((out / "telltale.json").read_text())
+    assert sum(p.stat().st_size for p in tiny.iterdir() if p.is_file()) < 50 * 2**20
+    settings = json.loads((tiny / "telltale.json").read_text())
     assert settings["labels"] == list(LABELS) and settings["training"]["steps"] == 4
     assert settings["training"]["train_loss"] > 0
-    p = Predictor.load(out).predict_one(ARTICLE)
+    p = Predictor.load(tiny).predict_one(ARTICLE)
     assert p.label in LABELS or p.label == "uncertain"
     assert sum(p.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_an_adapter_run_changes_how_text_without_punctuation_reads_and_nothing_else(tiny, tmp_path):
+    from model import Predictor
+    from model.network import ADAPTER_FILE
+    from training.train import main
+
+    out = main(["--config", "configs/no-punctuation-adapter.yaml", "--set", f"init_from={tiny}",
+                "--set", f"output_dir={tmp_path / 'adapter'}", "--set", f"corpus={CORPUS}",
+                *[f"--set={kv}" for kv in ("max_docs=60", "docs_per_epoch=8", "span_examples_per_epoch=0",
+                                          "validation_docs=4", "max_steps=2", "max_length=64", "stride=48",
+                                          "batch_size=8", "learning_rate=0.01")]])
+    assert (out / ADAPTER_FILE).exists()
+    settings = json.loads((out / "telltale.json").read_text())
+    assert settings["adapter_rank"] == 4 and settings["adapter_training"]["steps"] == 2
+    assert sum(p.stat().st_size for p in out.iterdir() if p.is_file()) < 50 * 2**20
+    before, after = Predictor.load(tiny), Predictor.load(out)
+    stripped = re.sub(r"[^\w\s]", "", ARTICLE)
+    assert after.predict_one(ARTICLE).probabilities == pytest.approx(before.predict_one(ARTICLE).probabilities, abs=1e-6)
+    assert after.predict_one(stripped).probabilities != pytest.approx(before.predict_one(stripped).probabilities, abs=1e-4)

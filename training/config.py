@@ -34,6 +34,9 @@ class TrainConfig:
     augmentations: tuple = tuple(AUGMENTATIONS)  # the attacks drawn from (names in training/perturb.py)
     sample_seed: int = 0  # added to the seed of each epoch's sample: a continued run draws new documents
     init_from: str = ""  # a checkpoint directory to continue training from ("" = the bare base encoder)
+    # > 0: train only LoRA matrices of this rank on init_from's network, kept frozen, for the
+    # checkpoint to read text without punctuation through (the run's augmentations say what it sees)
+    adapter_rank: int = 0
 
     # optimisation
     epochs: int = 2
@@ -64,6 +67,8 @@ class TrainConfig:
         for key in ("augment", "human_flagged_budget", "machine_missed_budget"):
             if not 0 <= getattr(self, key) <= 1:
                 raise ValueError(f"{key} is a share between 0 and 1")
+        if self.adapter_rank and not self.init_from:
+            raise ValueError("adapter_rank needs init_from: the checkpoint the adapter is trained on")
         if len(self.split) != 3 or abs(sum(self.split) - 1) > 1e-6:
             raise ValueError("split needs three shares summing to 1")
 

@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import math
+import shutil
 import time
 from pathlib import Path
 
@@ -58,6 +59,8 @@ def main(argv=None) -> Path:
         if network.read_settings(cfg.init_from)["base"] != cfg.base:
             raise SystemExit(f"init_from {cfg.init_from} was trained on another base than {cfg.base}")
         network.load_weights(model, cfg.init_from)
+    if cfg.adapter_rank:
+        network.add_adapter(model, cfg.adapter_rank)
     out = Path(cfg.output_dir)
     steps_per_epoch = max(1, math.ceil(len(train) / cfg.epochs / cfg.batch_size))
     eval_steps = steps_per_epoch if cfg.max_steps < 0 else max(1, cfg.max_steps)
@@ -87,17 +90,25 @@ def main(argv=None) -> Path:
     trainer = Trainer(model=model, args=training_args, train_dataset=train, eval_dataset=validation,
                       data_collator=Collator(tokenizer.pad_token_id))
     result = trainer.train()
-    ngrams = fit_ngrams(splits["train"], cfg.seed)  # the linear model beside the transformer (model/ngrams.py)
-    elapsed = time.time() - started
-
     device = "cuda: " + torch.cuda.get_device_name() if torch.cuda.is_available() else f"cpu ({torch.get_num_threads()} threads)"
-    network.save(model, tokenizer, out, {
-        "base": cfg.base, "max_length": cfg.max_length, "stride": cfg.stride,
-        "training": {"config": cfg.to_dict(), "device": device, "seconds": round(elapsed),
-                     "steps": result.global_step, "train_loss": result.training_loss,
-                     "best_validation_loss": trainer.state.best_metric},
-    })
-    ngrams.save(out)
+    if cfg.adapter_rank:  # init_from's checkpoint, as it was, plus the adapter
+        shutil.copytree(cfg.init_from, out, dirs_exist_ok=True)
+        network.save_adapter(model, out, cfg.adapter_rank)
+        elapsed = time.time() - started
+        settings = network.read_settings(out)
+        settings["adapter_training"] = {"config": cfg.to_dict(), "device": device, "seconds": round(elapsed),
+                                        "steps": result.global_step, "train_loss": result.training_loss}
+        (out / network.CONFIG_FILE).write_text(json.dumps(settings, indent=2) + "\n")
+    else:
+        ngrams = fit_ngrams(splits["train"], cfg.seed)  # the linear model beside the transformer (model/ngrams.py)
+        elapsed = time.time() - started
+        network.save(model, tokenizer, out, {
+            "base": cfg.base, "max_length": cfg.max_length, "stride": cfg.stride,
+            "training": {"config": cfg.to_dict(), "device": device, "seconds": round(elapsed),
+                         "steps": result.global_step, "train_loss": result.training_loss,
+                         "best_validation_loss": trainer.state.best_metric},
+        })
+        ngrams.save(out)
     log.info("saved %s after %.0fs on %s", out, elapsed, device)
     if args.evaluate:
         from training.evaluate import evaluate_checkpoint
