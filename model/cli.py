@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from model.inputs import DEFAULT_MAX_BYTES, InputError, read_text_file
+from model.inputs import DEFAULT_MAX_BYTES, InputError, check_output_path, positive_int, read_text_file
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,10 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=None, metavar="P",
                    help="verdicts whose probability is below P are 'uncertain' (default: the model's two "
                         "bars, one for machine labels and one for 'original')")
-    p.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="skip larger files (default %(default)s)")
+    p.add_argument("--max-bytes", type=positive_int, default=DEFAULT_MAX_BYTES,
+                   help="skip larger files (default %(default)s)")
     p.add_argument("--model", default=None, help="checkpoint directory (default: the shipped model)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=positive_int, default=16, help="windows per forward pass")
     return p
 
 
@@ -43,6 +44,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.files.count("-") > 1:
         print("classify: error: '-' (standard input) can be given only once", file=sys.stderr)
+        return 2
+    try:
+        if args.html:  # before the work, so that none of it is lost to an unwritable report
+            check_output_path(args.html, args.files)
+        if args.device:
+            from model.predictor import resolve_device
+
+            resolve_device(args.device)
+    except (InputError, ValueError) as e:
+        print(f"classify: error: {e}", file=sys.stderr)
         return 2
 
     texts, failed = [], False
@@ -66,9 +77,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     predictions = predictor.predict([t for _, t in texts], batch_size=args.batch_size,
                                     uncertain_below=args.threshold)
     color = not args.no_color and not args.json and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    from model.render import html_report, text_block
+    from model.predictor import WITHHOLDING_FLAGS
+    from model.render import FLAG_TEXT, html_report, text_block
 
     for (name, text), p in zip(texts, predictions):
+        withheld = [f for f in p.flags if f in WITHHOLDING_FLAGS]
+        if withheld:  # classified, but the verdict is withheld: an input problem, said once on stderr
+            print(f"classify: {name if name != '-' else '<stdin>'}: {FLAG_TEXT[withheld[0]]}", file=sys.stderr)
+            failed = True
         if args.json:
             print(json.dumps({"file": name, **p.to_dict(), "sentence_counts": p.sentence_counts()},
                              ensure_ascii=False))

@@ -18,6 +18,10 @@ SHIPPED = Path(__file__).parent / "weights"
 UNCERTAIN = "uncertain"
 DOCS_PER_RUN = 256  # documents whose windows are batched together
 _CLAUSE_PUNCTUATION = re.compile(r"[.,;:!?]")
+# A word as prose writes it: letters (with inner apostrophes or hyphens), at most 25 of them,
+# wrapped in punctuation at most.
+_PROSE_WORD = re.compile(r"^[^\w]*[^\W\d_]{1,25}(?:['’-][^\W\d_]{1,25})*[^\w]*$")
+WITHHOLDING_FLAGS = ("not-prose", "not-english")  # the model reads English prose: no verdict on anything else
 _FUNCTION_WORDS = set(
     "the of and to a in that is was he for it with as his on be at by i this had not are but from or "
     "have an they which one you were her all she there would their we him been has when who will more "
@@ -67,7 +71,7 @@ class Prediction:
     sentences: list[Sentence] = field(default_factory=list)
     artifacts: list[Artifact] = field(default_factory=list)
     words: int = 0
-    flags: list[str] = field(default_factory=list)  # "too-short", "not-english", "no-punctuation"
+    flags: list[str] = field(default_factory=list)  # "too-short", "not-english", "not-prose", "no-punctuation"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -84,6 +88,32 @@ def lacks_punctuation(text: str) -> bool:
     machine translation shows partly in punctuation."""
     words = len(text.split())
     return words >= 30 and len(_CLAUSE_PUNCTUATION.findall(text)) < words / 50
+
+
+def looks_like_prose(text: str) -> bool:
+    """A good share of the tokens that hold a letter or digit are words, and there are a few
+    different ones: not a table of numbers, a run of one character, or a wall of code. (News
+    with many figures has about half words among such tokens; prose, 80% or more.)"""
+    tokens = [t for t in text.split() if any(c.isalnum() for c in t)]
+    words = [t for t in tokens if _PROSE_WORD.match(t)]
+    return len(words) >= 0.35 * len(tokens) and len({w.lower() for w in words}) >= min(3, len(tokens) or 1)
+
+
+def resolve_device(name: str | None) -> torch.device:
+    """The torch device for `name` (default: CUDA when available), or a ValueError that says why not."""
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"unknown device {name!r}; use cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r}: CUDA is not available on this machine")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device {name!r}: only cpu and cuda are supported")
+    return device
 
 
 def english_share(text: str) -> float:
@@ -120,7 +150,7 @@ class Predictor:
     @classmethod
     def load(cls, path: str | Path | None = None, device: str | None = None) -> "Predictor":
         """Load a checkpoint directory (default: the model shipped in the repo)."""
-        device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        device = resolve_device(device)
         model, tokenizer, settings = network.load(path or SHIPPED, device)
         return cls(model, tokenizer, settings, device, CharNgrams.load(path or SHIPPED))
 
@@ -141,6 +171,11 @@ class Predictor:
         if isinstance(texts, str):
             raise TypeError("predict takes a sequence of texts; use predict_one(text) for one")
         texts = list(texts)
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"texts[{i}] is {type(text).__name__}, not str")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a whole number of at least 1, not {batch_size!r}")
         out = []
         for i in range(0, len(texts), DOCS_PER_RUN):  # bounded memory, however many texts
             out += [self.assemble(run, sentences, artifacts, uncertain_below)
@@ -218,14 +253,16 @@ class Predictor:
         flags = []
         if words < self.min_words:
             flags.append("too-short")
-        if words and english_share(run.norm.text) < 0.12:
+        if words and not looks_like_prose(run.norm.text):
+            flags.append("not-prose")
+        elif words and english_share(run.norm.text) < 0.12:
             flags.append("not-english")
         if run.no_punctuation:
             flags.append("no-punctuation")
         label = LABELS[int(probs.argmax())]
         if threshold is None:
             threshold = self.original_below if label == LABELS[ORIGINAL] else self.uncertain_below
-        if float(probs.max()) < threshold or not words:
+        if float(probs.max()) < threshold or not words or set(flags) & set(WITHHOLDING_FLAGS):
             label = UNCERTAIN
         prediction = Prediction(label, _as_dict(probs), words=words, flags=flags)
         if want_sentences:

@@ -10,7 +10,8 @@ COLORS = {"original": "32", "machine-translated": "33", "ai-rewritten": "35", "u
 SHADES = {"original": "#e6f4ea", "machine-translated": "#fff4d6", "ai-rewritten": "#f6e6f7", "uncertain": "#e8f0fe"}
 FLAG_TEXT = {
     "too-short": "text is too short for a reliable verdict",
-    "not-english": "text is mostly not English; the verdict is unreliable",
+    "not-english": "text is mostly not English, which the model does not read: no verdict",
+    "not-prose": "text is mostly not words (numbers, symbols or one long string): no verdict",
     "no-punctuation": "text has almost no punctuation, which hides cues of machine translation; the verdict is less reliable",
 }
 

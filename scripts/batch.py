@@ -3,30 +3,36 @@
     telltale-batch INPUT OUT.jsonl [--text-field text] [--id-field id] [--resume]
 
 INPUT is a directory (every .txt below it), a glob ("news/*.txt"), or a .jsonl / .csv /
-.parquet file. OUT is JSON Lines, CSV or Parquet by its extension. A record that fails
-carries an `error` field and the run goes on; `--resume` skips ids already in OUT.
+.parquet file. OUT is JSON Lines, CSV or Parquet by its extension. One record per input, in
+input order; a record that fails carries an `error` field and the run goes on. Records go to
+OUT.partial.jsonl as they come and become OUT when the run ends; `--resume` keeps the first N
+records of that journal (or of a finished OUT) and classifies the rest.
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import glob
+import itertools
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Iterator
 
 from tqdm import tqdm
 
-from model.inputs import DEFAULT_MAX_BYTES, InputError, check_text, decode
+from model.inputs import DEFAULT_MAX_BYTES, InputError, check_output_path, check_text, decode, positive_int
 
 TOP_ARTIFACTS = 5
 CSV_FIELDS = ["id", "label", "p_original", "p_machine_translated", "p_ai_rewritten", "n_original",
               "n_machine_translated", "n_ai_rewritten", "words", "flags", "top_artifacts", "error"]
 
 
-def read_inputs(source: str, text_field: str, id_field: str, max_bytes: int) -> Iterator[tuple[str, str | None, str | None]]:
-    """Yield (id, text, error) for every input record; exactly one per record."""
+def read_inputs(source: str, text_field: str, id_field: str, max_bytes: int,
+                exclude=()) -> Iterator[tuple[str, str | None, str | None]]:
+    """Yield (id, text, error) for every input record; exactly one per record. Files in `exclude`
+    (the output, which a glob may match) are not inputs."""
     path = Path(source)
     suffix = path.suffix.lower()
     if path.is_file() and suffix in (".jsonl", ".csv", ".parquet"):
@@ -38,6 +44,8 @@ def read_inputs(source: str, text_field: str, id_field: str, max_bytes: int) -> 
         files = sorted(Path(p) for p in glob.glob(source, recursive=True) if Path(p).is_file())
         if not files and not any(c in source for c in "*?["):
             raise InputError(f"{source}: no such file or directory")
+    excluded = {Path(p).resolve() for p in exclude}
+    files = [f for f in files if f.resolve() not in excluded]
     for f in files:
         try:
             if f.stat().st_size > max_bytes:
@@ -48,8 +56,10 @@ def read_inputs(source: str, text_field: str, id_field: str, max_bytes: int) -> 
 
 
 def _read_table(path: Path, suffix: str, text_field: str, id_field: str):
+    # Undecodable bytes are kept as surrogates, so that check_text turns them into that record's
+    # error instead of silently replacing them or losing the rest of the file.
     if suffix == ".jsonl":
-        with path.open(encoding="utf-8", errors="replace") as f:
+        with path.open(encoding="utf-8", errors="surrogateescape") as f:
             for n, line in enumerate(f, 1):
                 if not line.strip():
                     continue
@@ -63,7 +73,7 @@ def _read_table(path: Path, suffix: str, text_field: str, id_field: str):
                 yield _record(row, n, text_field, id_field)
     elif suffix == ".csv":
         csv.field_size_limit(sys.maxsize)
-        with path.open(encoding="utf-8", errors="replace", newline="") as f:
+        with path.open(encoding="utf-8", errors="surrogateescape", newline="") as f:
             for n, row in enumerate(csv.DictReader(f), 1):
                 yield _record(row, n, text_field, id_field)
     else:
@@ -78,14 +88,13 @@ def _read_table(path: Path, suffix: str, text_field: str, id_field: str):
 
 
 def _record(row: dict, n: int, text_field: str, id_field: str):
-    rid = str(row.get(id_field, n)) if row.get(id_field) is not None else str(n)
-    text = row.get(text_field)
-    if not isinstance(text, str):
+    rid = str(row[id_field]) if row.get(id_field) is not None else str(n)
+    if row.get(text_field) is None:
         return rid, None, f"no text in field {text_field!r}"
     try:
-        return rid, check_text(text), None
+        return rid, check_text(row[text_field]), None
     except InputError as e:
-        return rid, None, str(e)
+        return rid, None, f"field {text_field!r}: {e}"
 
 
 def output_record(rid: str, prediction=None, error: str | None = None) -> dict:
@@ -101,6 +110,8 @@ def output_record(rid: str, prediction=None, error: str | None = None) -> dict:
 
 def flat_record(rec: dict) -> dict:
     """A record with one column per value, for CSV and Parquet."""
+    if "p_original" in rec:  # read back from a finished CSV or Parquet output: flat already
+        return {k: rec.get(k) for k in CSV_FIELDS}
     probs, counts = rec.get("probabilities") or {}, rec.get("sentence_counts") or {}
     return {
         "id": rec["id"], "label": rec.get("label"),
@@ -113,66 +124,87 @@ def flat_record(rec: dict) -> dict:
     }
 
 
-class Writer:
-    """Appends records as they come. Parquet cannot be appended to, so its records go to a
-    JSON Lines journal beside it and become the Parquet file when the run ends."""
+PARQUET_SCHEMA = {"id": "string", "label": "string", "p_original": "float64", "p_machine_translated": "float64",
+                  "p_ai_rewritten": "float64", "n_original": "int64", "n_machine_translated": "int64",
+                  "n_ai_rewritten": "int64", "words": "int64", "flags": "string", "top_artifacts": "string",
+                  "error": "string"}
+
+
+class Output:
+    """Records go to a JSON Lines journal beside OUTPUT (`OUTPUT.partial.jsonl`) as they come, in
+    input order. When the run ends the journal becomes OUTPUT, in OUTPUT's format, through one
+    atomic rename: a killed run leaves OUTPUT as it was, and its journal for --resume."""
 
     def __init__(self, out: Path):
         self.out, self.kind = out, out.suffix.lower()
-        self.journal = out.with_name(out.name + ".partial.jsonl") if self.kind == ".parquet" else out
+        self.journal = out.with_name(out.name + ".partial.jsonl")
 
-    def done_ids(self) -> set[str]:
-        ids = set()
-        if self.kind == ".parquet" and self.out.exists():
-            import pyarrow.parquet as pq
-
-            ids |= {str(x) for x in pq.read_table(self.out, columns=["id"]).column("id").to_pylist()}
-        if self.journal.exists():
-            if self.kind == ".csv":
-                with self.journal.open(encoding="utf-8", newline="") as f:
-                    ids |= {row["id"] for row in csv.DictReader(f)}
-            else:
-                with self.journal.open(encoding="utf-8") as f:
-                    for line in f:
-                        try:
-                            ids.add(str(json.loads(line)["id"]))
-                        except (ValueError, KeyError):
-                            pass  # a line cut short by a crash: that record is redone
-        return ids
-
-    def open(self, append: bool):
-        new = not (append and self.journal.exists())
-        if not new:  # a crash may have left half a line at the end: cut it, its record is redone
+    def start(self, resume: bool) -> list[str]:
+        """Open the journal; returns the ids of the records already done, in input order."""
+        done = []
+        if resume and self.journal.exists():
             data = self.journal.read_bytes()
-            if data and not data.endswith(b"\n"):
+            if data and not data.endswith(b"\n"):  # a kill left half a line: cut it, its record is redone
                 with self.journal.open("r+b") as f:
                     f.truncate(data.rfind(b"\n") + 1)
-        self.file = self.journal.open("w" if new else "a", encoding="utf-8", newline="")
-        if self.kind == ".csv":
-            self.csv = csv.DictWriter(self.file, CSV_FIELDS)
-            if new:
-                self.csv.writeheader()
+            with self.journal.open(encoding="utf-8") as f:
+                done = [json.loads(line)["id"] for line in f]
+        elif resume and self.out.exists():  # a finished run: its records come first again
+            with self.journal.open("w", encoding="utf-8") as f:
+                for rec in read_output(self.out):
+                    f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                    done.append(rec["id"])
+        self.file = self.journal.open("a" if resume else "w", encoding="utf-8")
+        return done
 
     def write(self, rec: dict):
-        if self.kind == ".csv":
-            self.csv.writerow(flat_record(rec))
-        else:
-            self.file.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        self.file.write(json.dumps(rec, ensure_ascii=False) + "\n")
         self.file.flush()
 
-    def close(self):
+    def finish(self):
+        """The journal becomes OUTPUT."""
         self.file.close()
-        if self.kind == ".parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
+        if self.kind == ".jsonl":
+            os.replace(self.journal, self.out)
+            return
+        tmp = self.out.with_name(self.out.name + ".tmp")
+        with self.journal.open(encoding="utf-8") as f:
+            rows = (flat_record(json.loads(line)) for line in f)
+            if self.kind == ".csv":
+                with tmp.open("w", encoding="utf-8", newline="") as g:
+                    writer = csv.DictWriter(g, CSV_FIELDS)
+                    writer.writeheader()
+                    writer.writerows(rows)
+            else:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
 
-            rows = []
-            if self.out.exists():
-                rows += pq.read_table(self.out).to_pylist()
-            with self.journal.open(encoding="utf-8") as f:
-                rows += [flat_record(json.loads(line)) for line in f if line.strip()]
-            pq.write_table(pa.Table.from_pylist(rows), self.out)
-            self.journal.unlink()
+                schema = pa.schema([(k, getattr(pa, t)()) for k, t in PARQUET_SCHEMA.items()])
+                with pq.ParquetWriter(tmp, schema) as writer:
+                    while batch := list(itertools.islice(rows, 10_000)):
+                        writer.write_table(pa.Table.from_pylist(batch, schema))
+        os.replace(tmp, self.out)
+        self.journal.unlink()
+
+
+def read_output(path: Path) -> list[dict]:
+    """The records of a finished OUTPUT file; CSV and Parquet ones are flat (`flat_record`)."""
+    kind = path.suffix.lower()
+    if kind == ".jsonl":
+        with path.open(encoding="utf-8") as f:
+            return [json.loads(line) for line in f if line.strip()]
+    if kind == ".csv":
+        with path.open(encoding="utf-8", newline="") as f:
+            return [_typed_row(row) for row in csv.DictReader(f)]
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path).to_pylist()
+
+
+def _typed_row(row: dict) -> dict:
+    """A CSV row with the types and nulls of the Parquet schema."""
+    cast = {"float64": float, "int64": int, "string": str}
+    return {k: cast[PARQUET_SCHEMA[k]](v) if v not in ("", None) else None for k, v in row.items()}
 
 
 def main(argv=None) -> int:
@@ -181,35 +213,44 @@ def main(argv=None) -> int:
     p.add_argument("output", help="OUT.jsonl, OUT.csv or OUT.parquet")
     p.add_argument("--text-field", default="text")
     p.add_argument("--id-field", default="id")
-    p.add_argument("--resume", action="store_true", help="skip ids already in OUTPUT")
+    p.add_argument("--resume", action="store_true",
+                   help="continue a killed run: keep OUTPUT's first N records, classify the rest")
     p.add_argument("--model", default=None, help="checkpoint directory (default: the shipped model)")
     p.add_argument("--device", default=None)
-    p.add_argument("--batch-size", type=int, default=16, help="windows per forward pass")
-    p.add_argument("--chunk", type=int, default=64, help="documents per prediction call")
-    p.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES)
+    p.add_argument("--batch-size", type=positive_int, default=16, help="windows per forward pass")
+    p.add_argument("--chunk", type=positive_int, default=64, help="documents per prediction call")
+    p.add_argument("--max-bytes", type=positive_int, default=DEFAULT_MAX_BYTES)
     args = p.parse_args(argv)
+
+    def fail(message: str, status: int = 2) -> int:
+        print(f"telltale-batch: error: {message}", file=sys.stderr)
+        return status
 
     out = Path(args.output)
     if out.suffix.lower() not in (".jsonl", ".csv", ".parquet"):
-        print("telltale-batch: error: OUTPUT must end in .jsonl, .csv or .parquet", file=sys.stderr)
-        return 2
+        return fail("OUTPUT must end in .jsonl, .csv or .parquet")
     source = Path(args.input)
     if source.is_file() and source.suffix.lower() not in (".jsonl", ".csv", ".parquet", ".txt"):
-        print(f"telltale-batch: error: {args.input}: expected a directory, a glob, or .jsonl/.csv/.parquet",
-              file=sys.stderr)
-        return 2
-    writer = Writer(out)
-    done = writer.done_ids() if args.resume else set()
+        return fail(f"{args.input}: expected a directory, a glob, or .jsonl/.csv/.parquet")
+    output = Output(out)
+    try:
+        check_output_path(out, [args.input])
+        check_output_path(output.journal, [args.input])
+    except InputError as e:
+        return fail(str(e))
 
-    from model.predictor import Predictor
+    from model.predictor import Predictor, resolve_device
 
+    try:
+        resolve_device(args.device)
+    except ValueError as e:
+        return fail(str(e))
     try:
         predictor = Predictor.load(args.model, args.device)
     except (OSError, ValueError, RuntimeError) as e:
-        print(f"telltale-batch: cannot load the model: {str(e).splitlines()[0]}", file=sys.stderr)
-        return 1
+        return fail(f"cannot load the model: {str(e).splitlines()[0]}", 1)
 
-    writer.open(append=args.resume)
+    done = output.start(args.resume)
     counts = {"written": 0, "skipped": 0, "errors": 0}
     progress = tqdm(unit="doc", desc="classifying", dynamic_ncols=True)
     chunk: list[tuple[str, str | None, str | None]] = []  # (id, text, input error), in input order
@@ -229,15 +270,19 @@ def main(argv=None) -> int:
                     results[i] = output_record(rid, error=f"prediction failed: {type(e).__name__}: {e}")
         for i, (rid, _, error) in enumerate(chunk):
             rec = results[i] if i in results else output_record(rid, error=error)
-            writer.write(rec)
+            output.write(rec)
             counts["written"] += 1
             counts["errors"] += "error" in rec
         progress.update(len(chunk))
         chunk.clear()
 
+    inputs = read_inputs(args.input, args.text_field, args.id_field, args.max_bytes, (out, output.journal))
     try:
-        for rid, text, error in read_inputs(args.input, args.text_field, args.id_field, args.max_bytes):
-            if rid in done:
+        for n, (rid, text, error) in enumerate(inputs):
+            if n < len(done):  # resume by position: ids need not be unique
+                if done[n] != rid:
+                    raise InputError(f"--resume: record {n + 1} is {rid!r} in INPUT but {done[n]!r} in OUTPUT; "
+                                     "they come from different inputs (run without --resume to start over)")
                 counts["skipped"] += 1
                 continue
             chunk.append((rid, text, error))
@@ -246,11 +291,11 @@ def main(argv=None) -> int:
         if chunk:
             flush()
     except InputError as e:
-        print(f"telltale-batch: error: {e}", file=sys.stderr)
-        return 2
-    finally:
         progress.close()
-        writer.close()
+        output.file.close()
+        return fail(str(e))
+    progress.close()
+    output.finish()
     print(f"telltale-batch: {counts['written']} written ({counts['errors']} with errors), "
           f"{counts['skipped']} already done -> {out}", file=sys.stderr)
     return 0

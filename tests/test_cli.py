@@ -93,8 +93,59 @@ def test_mostly_foreign_text_is_flagged(tmp_path, capsys):
     path = tmp_path / "de.txt"
     path.write_text("Der Stadtrat hat am Dienstag beschlossen, den alten Fähranleger auch im Winter geöffnet zu "
                     "lassen. Die Reparaturen sollen im Frühjahr beginnen.", encoding="utf-8")
-    assert main([str(path)]) == 0
-    assert "mostly not English" in capsys.readouterr().out
+    assert main([str(path)]) == 2  # an input problem: the verdict is withheld, said on stderr
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"{path}: uncertain") and "mostly not English" in captured.out
+    assert captured.err.strip() == f"classify: {path}: text is mostly not English, which the model does not read: no verdict"
+
+
+@pytest.mark.parametrize("content", ["x" * 200_000, "12 345 6.78 -- 90,12 ; 3456 7/8 " * 20])
+def test_text_that_is_not_prose_gets_no_verdict(tmp_path, capsys, content):
+    path = tmp_path / "junk.txt"
+    path.write_text(content)
+    assert main([str(path), "--json"]) == 2
+    captured = capsys.readouterr()
+    rec = json.loads(captured.out)
+    assert rec["label"] == "uncertain" and "not-prose" in rec["flags"]
+    assert len(captured.err.strip().splitlines()) == 1 and "not words" in captured.err
+
+
+def test_utf16_with_a_byte_order_mark_is_read(tmp_path, capsys):
+    path = tmp_path / "utf16.txt"
+    path.write_bytes(ARTICLE.encode("utf-16"))
+    assert main([str(path), "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["sentences"]) == 5
+
+
+@pytest.mark.parametrize("where, message", [("missing-dir/r.html", "does not exist"), ("INPUT", "is also an input")])
+def test_unwritable_html_report_fails_before_the_work(article, tmp_path, capsys, monkeypatch, where, message):
+    import model.predictor
+
+    monkeypatch.setattr(model.predictor.Predictor, "load", lambda *a, **k: pytest.fail("the model was loaded"))
+    target = str(article) if where == "INPUT" else str(tmp_path / where)
+    before = article.read_bytes()
+    assert main(["--html", target, str(article)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert article.read_bytes() == before
+
+
+@pytest.mark.parametrize("option, message", [(["--batch-size", "0"], "must be at least 1"),
+                                             (["--max-bytes", "-1"], "must be at least 1")])
+def test_nonpositive_numbers_are_usage_errors(article, capsys, option, message):
+    with pytest.raises(SystemExit) as e:
+        main([str(article), *option])
+    assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_missing_cuda_is_one_line(article, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert main([str(article), "--device", "cuda"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["classify: error: device 'cuda': CUDA is not available on this machine"]
 
 
 def test_html_report_is_written(article, tmp_path, capsys):

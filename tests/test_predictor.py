@@ -19,6 +19,20 @@ def test_a_string_is_refused_with_a_pointer_to_predict_one(predictor):
         predictor.predict(ARTICLE)
 
 
+@pytest.mark.parametrize("texts, error, message", [
+    ([ARTICLE, None], TypeError, r"texts\[1\] is NoneType, not str"),
+    ([123], TypeError, r"texts\[0\] is int, not str"),
+])
+def test_inputs_that_are_not_strings_are_named(predictor, texts, error, message):
+    with pytest.raises(error, match=message):
+        predictor.predict(texts)
+
+
+def test_batch_size_must_be_positive(predictor):
+    with pytest.raises(ValueError, match="batch_size must be a whole number of at least 1, not 0"):
+        predictor.predict([ARTICLE], batch_size=0)
+
+
 def test_prediction_shape_and_order(predictor):
     texts = [ARTICLE, "A short line about the harbour.", ARTICLE.upper()]
     out = predictor.predict(texts)
