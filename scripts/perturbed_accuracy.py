@@ -20,14 +20,15 @@ from model.labels import LABEL2ID, LABELS
 from model.predictor import UNCERTAIN, Predictor
 from training.config import TrainConfig
 from training.corpus import load_splits
-from training.evaluate import band_figures, human_fpr, paired_drop, perturbed_copies
+from training.evaluate import perturbed_copies
+from training.metrics import band_figures, human_fpr, paired_drop
 from training.perturb import PERTURBATIONS
 
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint")
-    parser.add_argument("--config", default="configs/stripped.yaml", help="for the corpus path, split and seed")
+    parser.add_argument("--config", default="configs/recipe.yaml", help="for the corpus path, split and seed")
     parser.add_argument("--perturbation", default="stripped punctuation", choices=list(PERTURBATIONS))
     parser.add_argument("--split", default="test", choices=["train", "validation", "test"])
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")

@@ -5,9 +5,9 @@ from training.config import TrainConfig
 
 def test_yaml_and_overrides(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text("base: minilm\nepochs: 3\n")
+    path.write_text("mixed: 0.5\nepochs: 3\n")
     cfg = TrainConfig.from_yaml(path, ["learning_rate=1e-4", "output_dir=somewhere", "epochs=1"])
-    assert (cfg.base, cfg.epochs, cfg.learning_rate, cfg.output_dir) == ("minilm", 1, 1e-4, "somewhere")
+    assert (cfg.mixed, cfg.epochs, cfg.learning_rate, cfg.output_dir) == (0.5, 1, 1e-4, "somewhere")
 
 
 @pytest.mark.parametrize("override, message", [
@@ -16,7 +16,7 @@ def test_yaml_and_overrides(tmp_path):
     ("base=bert-huge", "base must be one of"),
     ("stride=1000", "stride"),
     ("augment=1.5", "augment is a share"),
-    ("machine_missed_budget=5", "machine_missed_budget is a share"),
+    ("mixed=5", "mixed is a share"),
     ("augmentations=['homoglyphs']", "augmentations are some of"),
 ])
 def test_bad_values_are_refused(override, message):
@@ -25,8 +25,7 @@ def test_bad_values_are_refused(override, message):
 
 
 def test_shipped_configs_load():
-    assert TrainConfig.from_yaml("configs/default.yaml").base == "e5-small"
+    recipe = TrainConfig.from_yaml("configs/recipe.yaml")
+    assert recipe.evaluate and not recipe.init_from and set(recipe.ood_sources) == {"wmt23", "l2r"}
     assert TrainConfig.from_yaml("configs/tiny.yaml").max_steps > 0
-    assert TrainConfig.from_yaml("configs/continue.yaml").init_from == "runs/default"
-    assert TrainConfig.from_yaml("configs/copies.yaml").init_from == "runs/continued"
-    assert "random casing" not in TrainConfig.from_yaml("configs/stripped.yaml").augmentations
+    assert TrainConfig.from_yaml("configs/no-punctuation-adapter.yaml").init_from == recipe.output_dir

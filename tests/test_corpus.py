@@ -5,6 +5,7 @@ from types import SimpleNamespace
 import pytest
 
 from model.labels import IGNORE, LABEL2ID
+from model.text import split_sentences
 from training.corpus import (build_examples, changed_words, document_examples, labelled_regions, load_docs,
                              sampling_weights, split_docs)
 from training.perturb import AUGMENTATIONS
@@ -44,6 +45,15 @@ def test_split_never_separates_a_group(tmp_path):
             assert owner.setdefault(g, name) == name
 
 
+def test_ood_sources_take_their_whole_groups_out_of_every_other_split(tmp_path):
+    extra = [doc(90, "g1", "ai-rewritten", "llm-rewrite", "l2r", "A rewrite from another collection.", "gpt-x"),
+             doc(91, "gz", "original", "human", "l2r", "An original from another collection.")]
+    docs = load_docs(write_corpus(tmp_path / "c", extra))
+    splits = split_docs(docs, (0.5, 0.25, 0.25), seed=3, ood_sources=("l2r",))
+    assert sorted(splits["ood"]["group"]) == ["g1"] * 4 + ["gz"]  # g1's news versions go with its l2r rewrite
+    assert all("g1" not in splits[name]["group"] for name in ("train", "validation", "test"))
+
+
 def test_unknown_label_is_refused(tmp_path):
     bad = doc(99, "gx", "human-written", "human", "news", "Some text.")
     with pytest.raises(ValueError, match="unknown label"):
@@ -81,10 +91,37 @@ def test_sampling_balances_labels_and_groups(tmp_path):
     assert len(set(round(x, 12) for x in wmt_weights)) == 1  # 20 systems of one group share its weight
 
 
+def test_systems_of_a_source_share_it_evenly_however_many_documents_each_has(tmp_path):
+    many = [doc(200 + i, f"big{i}", "ai-rewritten", "llm-rewrite", "news", f"Rewrite {i}.", "big-llm") for i in range(30)]
+    docs = load_docs(write_corpus(tmp_path / "c", many))
+    w = sampling_weights(docs, {"original": 0.5, "machine-translated": 0.25, "ai-rewritten": 0.25})
+    share = {}
+    for weight, system in zip(w, docs["system"]):
+        share[system] = share.get(system, 0) + weight
+    assert share["gpt"] == pytest.approx(share["big-llm"]) == pytest.approx(0.125)
+
+
+def test_mixed_documents_label_each_sentence_by_its_part(tokenizer):
+    from training.corpus import mixed_document
+
+    original = "The mayor opened the bridge.\n\nCrowds cheered loudly.\n\nThe band played all night."
+    machine = "The mayor inaugurated the bridge.\n\nThe crowds cheered strongly.\n\nThe band played the whole night."
+    text, machine_from = mixed_document(original, machine, random.Random(1))
+    assert text.startswith("The mayor opened the bridge.") and text.endswith("The band played the whole night.")
+    assert text[:machine_from].strip() in original and text[machine_from:] in machine
+    row = doc(1, "g", "machine-translated", "mt-roundtrip", "news", machine, "ft")
+    cfg = SimpleNamespace(max_length=128, stride=96, mixed=1.0)
+    window, _ = document_examples(row, tokenizer, cfg, random.Random(1), originals={"g": original})
+    mt, orig = LABEL2ID["machine-translated"], LABEL2ID["original"]
+    head = sum(1 for s, _ in split_sentences(text) if s < machine_from)
+    assert window["labels"] == mt and window["sentence_labels"] == [orig] * head + [mt] * (3 - head)
+    assert 1 <= head <= 2
+
+
 def test_build_examples_is_seeded(tmp_path, tokenizer):
     docs = load_docs(write_corpus(tmp_path / "c"))
-    cfg = SimpleNamespace(max_length=64, stride=48, label_weights={"original": 0.4, "machine-translated": 0.3,
-                                                                   "ai-rewritten": 0.3})
+    cfg = SimpleNamespace(max_length=64, stride=48, mixed=0.5, label_weights={
+        "original": 0.4, "machine-translated": 0.3, "ai-rewritten": 0.3})
     a = build_examples(docs, tokenizer, cfg, 10, seed=1)
     b = build_examples(docs, tokenizer, cfg, 10, seed=1)
     assert a["input_ids"] == b["input_ids"] and len(a) >= 10

@@ -1,8 +1,10 @@
 import numpy as np
 import pytest
 
-from training.evaluate import (char_prf, choose_min_words, expected_calibration_error, fit_label_prior,
-                               fit_original_threshold, fit_uncertain_threshold, human_fpr, paired_drop, truncate)
+from training.evaluate import choose_min_words, truncate
+from training.metrics import (cell_balanced, cell_recall, char_prf, expected_calibration_error, human_fpr, paired_drop,
+                              within_budgets)
+from training.yardstick import smallest_bar
 
 
 def test_ece_is_zero_when_confidence_matches_accuracy_and_positive_when_overconfident():
@@ -20,43 +22,39 @@ def test_character_level_artifact_scores():
     assert char_prf(gold, [[]], [text])["f1"] == 0.0
 
 
-def test_uncertain_threshold_keeps_human_false_positives_under_one_percent():
+def test_machine_bar_keeps_human_false_positives_under_one_percent():
     rng = np.random.default_rng(0)
-    rows, probs = [], []
+    probs = []
     for i in range(400):  # human docs: 10% wrongly called MT, with confidence spread over 0.4-0.9
         wrong = i % 10 == 0
         c = 0.4 + 0.5 * rng.random() if wrong else 0.9
         probs.append([1 - c, c, 0.0] if wrong else [c, 1 - c, 0.0])
-        rows.append({"label": "original", "kind": "human"})
     probs = np.array(probs)
-    t = fit_uncertain_threshold(probs, rows, budget=0.01)
+    t = smallest_bar(probs, probs.argmax(1) != 0, budget=0.01)
     machine = (probs.argmax(1) != 0) & (probs.max(1) >= t)
     assert machine.mean() <= 0.01 and t > 0.34
 
 
-def test_label_prior_recovers_under_called_translations_without_flagging_more_human_text():
-    human = [[0.7, 0.3, 0.0]] * 90 + [[0.4, 0.6, 0.0]] * 10  # 10% of human docs called MT
-    translated = [[0.55, 0.45, 0.0]] * 50 + [[0.1, 0.9, 0.0]] * 50  # half of MT called original, narrowly
-    rewritten = [[0.1, 0.0, 0.9]] * 100
-    probs = np.array(human + translated + rewritten)
-    rows = [{"label": l} for l in ["original"] * 100 + ["machine-translated"] * 100 + ["ai-rewritten"] * 100]
-    prior = fit_label_prior(probs, rows)
-    pred = (probs * prior).argmax(1)
-    assert prior[0] == 1.0 and prior[1] > 1.0
-    assert (pred[100:200] == 1).all()  # every translation recovered
-    assert (pred[:100] != 0).mean() <= 0.10  # human text no more flagged than before
+def row(label, source, system=None, kind="human"):
+    return {"label": label, "source": source, "system": system, "kind": kind}
 
 
-def test_original_threshold_keeps_machine_text_called_original_under_five_percent():
-    rng = np.random.default_rng(0)
-    probs = []
-    for i in range(400):  # machine-made docs: 20% wrongly called original, with confidence spread over 0.4-0.95
-        c = 0.4 + 0.55 * rng.random()
-        probs.append([c, 1 - c, 0.0] if i % 5 == 0 else [0.05, 0.95, 0.0])
-    probs = np.array(probs)
-    t = fit_original_threshold(probs, [{"label": "machine-translated"}] * 400, budget=0.05)
-    called_original = (probs.argmax(1) == 0) & (probs.max(1) >= t)
-    assert 0.04 <= called_original.mean() <= 0.05 and t > 0.34
+def test_cell_balanced_recall_weighs_a_small_hard_cell_as_much_as_a_big_easy_one():
+    rows = [row("machine-translated", "wmt", "big", "mt")] * 90 + [row("ai-rewritten", "news", "claude", "llm-rewrite")] * 10
+    pred = [1] * 90 + [2] * 2 + [0] * 8
+    cells = cell_recall(rows, pred)
+    assert cells["ai-rewritten / news / claude"] == {"n": 10, "recall": 0.2}
+    balanced = cell_balanced(cells)
+    assert balanced["recall"] == pytest.approx(0.6) and balanced["worst_cell"] == "ai-rewritten / news / claude"
+    assert np.mean(np.array(pred) == np.array([1] * 90 + [2] * 10)) == pytest.approx(0.92)  # what one number hides
+    assert cell_balanced(cell_recall(rows[:95], pred[:95]))["cells"] == 1  # 5 documents: listed, not averaged
+
+
+def test_budgets_are_per_human_cell_and_looser_for_human_translations():
+    rows = [row("original", "news")] * 20 + [row("original", "wmt", None, "human-translation")] * 20
+    assert within_budgets(rows, [0] * 19 + [1] + [0] * 17 + [1] * 3)  # 5% and 15%
+    assert not within_budgets(rows, [0] * 18 + [1] * 2 + [0] * 20)  # 10% of English originals
+    assert not within_budgets(rows, [0] * 20 + [0] * 16 + [1] * 4)  # 20% of human translations
 
 
 def test_human_fpr_by_kind_ignores_uncertain():
@@ -91,7 +89,7 @@ def test_perturbation_drop_interval_is_narrow_when_documents_agree_and_covers_ze
 def test_perturbed_table_shows_human_text_given_a_machine_label_when_the_report_has_it():
     import json
 
-    from training.evaluate import markdown_report
+    from training.render import markdown_report
 
     report = json.loads(open("model/weights/report.json").read())
     report.pop("perturbation_human_flagged", None)

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from conftest import ARTICLE
+from model.calibration import Calibration
 from model.ngrams import CharNgrams
 from model.predictor import DocumentRun, Predictor
 from model.text import Window
@@ -16,8 +17,13 @@ STYLES = [
 
 
 def test_ngram_model_survives_its_checkpoint_file_and_reads_styles(tmp_path):
+    from model import checkpoint
+    from model.labels import LABELS
+
+    (tmp_path / checkpoint.CONFIG_FILE).write_text(f'{{"schema": {checkpoint.SCHEMA}, "labels": {list(LABELS)}, "lineage": []}}'.replace("'", '"'))
     model = CharNgrams.fit(STYLES * 4, [0, 1, 2] * 4)
-    model.save(tmp_path)
+    checkpoint.write_ngrams(tmp_path, model.arrays(), {"stage": "ngrams"})
+    assert checkpoint.read_settings(tmp_path)["lineage"] == [{"stage": "ngrams"}]
     loaded = CharNgrams.load(tmp_path)
     probs = loaded.probabilities(STYLES)
     assert probs.argmax(1).tolist() == [0, 1, 2]
@@ -36,26 +42,37 @@ def _run(window_logits, ngram_probs):
                        torch.tensor(ngram_probs))
 
 
-def test_ngram_weight_mixes_the_two_verdicts_and_is_fitted_to_the_better_one():
-    from training.evaluate import fit_ngram_weight
-
-    predictor = Predictor(None, None, {"ngram_weight": 0.5}, "cpu", ngrams=object())
+def test_ngram_weight_mixes_the_two_verdicts():
+    calibration = Calibration(ngram_weight=0.5)
+    predictor = Predictor(None, None, {}, "cpu", ngrams=object(), calibration=calibration)
     run = _run([0.0, 0.0, 0.0], [0.8, 0.1, 0.1])
-    assert predictor.document_probabilities(run, ngram_weight=0.0).tolist() == pytest.approx([1 / 3] * 3)
-    assert predictor.document_probabilities(run, ngram_weight=1.0).tolist() == pytest.approx([0.8, 0.1, 0.1])
+    assert predictor.document_probabilities(run, calibration.replace(ngram_weight=0.0)).tolist() == pytest.approx([1 / 3] * 3)
+    assert predictor.document_probabilities(run, calibration.replace(ngram_weight=1.0)).tolist() == pytest.approx([0.8, 0.1, 0.1])
     assert predictor.document_probabilities(run)[0] == pytest.approx(0.8**0.5 / (0.8**0.5 + 2 * 0.1**0.5))
-    # a transformer that knows nothing beside n-grams that are right: all weight on the n-grams
-    runs = [_run([0.0, 0.0, 0.0], np.eye(3)[g] * 0.9 + 0.05) for g in (0, 1, 2, 0)]
-    assert fit_ngram_weight(predictor, runs, [0, 1, 2, 0]) == 1.0
-    runs = [_run(np.eye(3)[g] * 4, [1 / 3] * 3) for g in (0, 1, 2, 0)]
-    assert fit_ngram_weight(predictor, runs, [0, 1, 2, 0]) == 0.0
+
+
+def test_calibration_recovers_an_under_called_label_within_the_human_budget():
+    from training.yardstick import fit_calibration
+
+    def rows(label, source, system, kind, n):
+        return [{"label": label, "source": source, "system": system, "kind": kind}] * n
+
+    docs = (rows("original", "news", None, "human", 40) + rows("machine-translated", "wmt", "x", "mt", 40)
+            + rows("ai-rewritten", "news", "llm", "llm-rewrite", 40))
+    logits = [[2.0, 0.0, 0.0]] * 40 + [[1.0, 0.8, 0.0]] * 40 + [[0.0, 0.0, 2.0]] * 40  # MT read as original, narrowly
+    predictor = Predictor(None, None, {}, "cpu")
+    chosen = fit_calibration(predictor, [_run(l, [1 / 3] * 3) for l in logits], docs, log=lambda _: None)
+    assert chosen.label_prior[0] == 1.0 and chosen.label_prior[1] > 1.0
+    probs = np.stack([predictor.document_probabilities(_run(l, [1 / 3] * 3), chosen).numpy() for l in logits])
+    assert (probs.argmax(1) == [0] * 40 + [1] * 40 + [2] * 40).all()
+    assert 1 / 3 <= chosen.machine_bar < 1 and 1 / 3 <= chosen.original_bar < 1
 
 
 def test_shipped_model_mixes_ngrams_into_documents_not_sentences(predictor, monkeypatch):
-    assert predictor.ngrams is not None and 0 < predictor.ngram_weight < 1
+    assert predictor.ngrams is not None and 0 < predictor.calibration.ngram_weight < 1
     run = predictor.run([ARTICLE])[0]
     mixed = predictor.assemble(run, want_artifacts=False)
-    monkeypatch.setattr(predictor, "ngram_weight", 0.0)
+    monkeypatch.setattr(predictor, "calibration", predictor.calibration.replace(ngram_weight=0.0))
     alone = predictor.assemble(run, want_artifacts=False)
     assert mixed.probabilities != pytest.approx(alone.probabilities, abs=1e-3)
     assert mixed.sentences == alone.sentences

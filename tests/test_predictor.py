@@ -89,18 +89,18 @@ def test_text_stripped_of_its_punctuation_is_flagged(predictor):
 
 
 def test_uncertain_threshold_override(predictor):
-    p = predictor.predict_one(ARTICLE, uncertain_below=1.01)
+    p = predictor.predict_one(ARTICLE, threshold=1.01)
     assert p.label == "uncertain" and sum(p.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
-    assert predictor.predict_one(ARTICLE, uncertain_below=0.0).label in LABELS
+    assert predictor.predict_one(ARTICLE, threshold=0.0).label in LABELS
 
 
 def test_only_the_bar_of_the_predicted_label_makes_it_uncertain(predictor, monkeypatch):
-    label = predictor.predict_one(ARTICLE, uncertain_below=0.0).label
-    own, other = ("original_below", "uncertain_below") if label == "original" else ("uncertain_below", "original_below")
-    monkeypatch.setattr(predictor, own, 0.0)
-    monkeypatch.setattr(predictor, other, 1.01)
+    label = predictor.predict_one(ARTICLE, threshold=0.0).label
+    own, other = ("original_bar", "machine_bar") if label == "original" else ("machine_bar", "original_bar")
+    calibration = predictor.calibration
+    monkeypatch.setattr(predictor, "calibration", calibration.replace(**{own: 0.0, other: 1.01}))
     assert predictor.predict_one(ARTICLE).label == label
-    monkeypatch.setattr(predictor, own, 1.01)
+    monkeypatch.setattr(predictor, "calibration", calibration.replace(**{own: 1.01, other: 0.0}))
     assert predictor.predict_one(ARTICLE).label == "uncertain"
 
 
@@ -111,10 +111,10 @@ def test_to_dict_is_json_ready(predictor):
     assert set(back["sentences"][0]) == {"text", "start", "end", "label", "probabilities"}
 
 
-def test_shipped_checkpoint_holds_labels_and_its_calibration(predictor):
+def test_shipped_checkpoint_holds_labels_its_calibration_and_lineage(predictor):
     s = predictor.settings
     assert s["labels"] == list(LABELS) and s["base"] == "e5-small"
-    # fitted on the validation split by training.evaluate, used by every prediction
-    assert 0.3 < s["temperature"] < 10 and 1 / 3 <= s["uncertain_below"] < 1 and s["min_words"] > 0
-    assert (predictor.temperature, predictor.uncertain_below) == (s["temperature"], s["uncertain_below"])
-    assert 1 / 3 <= predictor.original_below == s["original_below"] < 1
+    c = predictor.calibration  # chosen by training/yardstick.py, used by every prediction
+    assert c.to_dict() == s["calibration"]
+    assert 0.3 < c.temperature < 10 and 1 / 3 <= c.machine_bar < 1 and 1 / 3 <= c.original_bar < 1 and c.min_words > 0
+    assert [stage["stage"] for stage in s["lineage"]].count("calibration") >= 1

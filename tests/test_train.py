@@ -24,16 +24,25 @@ def test_tiny_config_trains_a_loadable_checkpoint(tiny):
     assert {"telltale.json", "heads_and_encoder.safetensors", "tokenizer.json.gz", "char_ngrams.safetensors"} <= files
     assert sum(p.stat().st_size for p in tiny.iterdir() if p.is_file()) < 50 * 2**20
     settings = json.loads((tiny / "telltale.json").read_text())
-    assert settings["labels"] == list(LABELS) and settings["training"]["steps"] == 4
-    assert settings["training"]["train_loss"] > 0
+    train, ngrams = settings["lineage"]
+    assert settings["labels"] == list(LABELS) and (train["stage"], train["steps"]) == ("train", 4)
+    assert train["train_loss"] > 0 and ngrams["stage"] == "ngrams"
     p = Predictor.load(tiny).predict_one(ARTICLE)
     assert p.label in LABELS or p.label == "uncertain"
     assert sum(p.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
 
 
+def test_the_same_command_again_resumes_instead_of_training_again(tiny):
+    from training.train import main
+
+    before = (tiny / "telltale.json").read_text()
+    assert main(["--config", "configs/tiny.yaml", "--set", f"output_dir={tiny}", "--set", f"corpus={CORPUS}"]) == tiny
+    assert (tiny / "telltale.json").read_text() == before  # no stage ran twice
+
+
 def test_an_adapter_run_changes_how_text_without_punctuation_reads_and_nothing_else(tiny, tmp_path):
     from model import Predictor
-    from model.network import ADAPTER_FILE
+    from model.checkpoint import ADAPTER_FILE
     from training.train import main
 
     out = main(["--config", "configs/no-punctuation-adapter.yaml", "--set", f"init_from={tiny}",
@@ -43,7 +52,8 @@ def test_an_adapter_run_changes_how_text_without_punctuation_reads_and_nothing_e
                                           "batch_size=8", "learning_rate=0.01")]])
     assert (out / ADAPTER_FILE).exists()
     settings = json.loads((out / "telltale.json").read_text())
-    assert settings["adapter_rank"] == 4 and settings["adapter_training"]["steps"] == 2
+    assert settings["adapter_rank"] == 4 and settings["lineage"][-1]["stage"] == "adapter"
+    assert settings["lineage"][-1]["steps"] == 2
     assert sum(p.stat().st_size for p in out.iterdir() if p.is_file()) < 50 * 2**20
     before, after = Predictor.load(tiny), Predictor.load(out)
     stripped = re.sub(r"[^\w\s]", "", ARTICLE)

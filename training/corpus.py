@@ -18,13 +18,13 @@ from pathlib import Path
 
 from datasets import Dataset
 
-from model.labels import IGNORE, LABEL2ID, LABELS
+from model.labels import IGNORE, LABEL2ID, LABELS, ORIGINAL
 from model.text import encode_document, split_sentences
 from training.perturb import AUGMENTATIONS, perturb
 
 DOC_FIELDS = ("id", "group", "label", "kind", "source", "system", "lang", "style", "text", "aligned")
 SPAN_FIELDS = ("id", "group", "source", "system", "text", "spans", "is_reference")
-SPLITS = ("train", "validation", "test")
+SPLITS = ("train", "validation", "test", "ood")
 
 
 def _read_jsonl(path: Path, keep: tuple) -> Dataset:
@@ -77,8 +77,11 @@ def split_of(group: str, shares=(0.8, 0.1, 0.1), seed: int = 13) -> str:
     return "train" if h < shares[0] else "validation" if h < shares[0] + shares[1] else "test"
 
 
-def split_docs(docs: Dataset, shares=(0.8, 0.1, 0.1), seed: int = 13) -> dict[str, Dataset]:
-    which = [split_of(g, shares, seed) for g in docs["group"]]
+def split_docs(docs: Dataset, shares=(0.8, 0.1, 0.1), seed: int = 13, ood_sources=()) -> dict[str, Dataset]:
+    """Train / validation / test by group hash; every group that holds a document of one of
+    `ood_sources` goes whole to "ood", the out-of-distribution dev set no training run sees."""
+    ood_groups = {g for g, source in zip(docs["group"], docs["source"]) if source in ood_sources}
+    which = ["ood" if g in ood_groups else split_of(g, shares, seed) for g in docs["group"]]
     return {name: docs.select([i for i, s in enumerate(which) if s == name]) for name in SPLITS}
 
 
@@ -87,7 +90,12 @@ def load_splits(cfg) -> dict[str, Dataset]:
     docs = load_docs(cfg.corpus)
     if cfg.max_docs:
         docs = subsample_groups(docs, cfg.max_docs, cfg.seed)
-    return split_docs(docs, cfg.split, cfg.seed)
+    return split_docs(docs, cfg.split, cfg.seed, cfg.ood_sources)
+
+
+def cell_of(doc: dict) -> str:
+    """The cell a document is scored in: label / source / system (kind for human text)."""
+    return f"{doc['label']} / {doc['source']} / {doc['system'] or doc['kind']}"
 
 
 # --- what is labelled inside a document ------------------------------------
@@ -160,30 +168,72 @@ def token_labels(token_spans, artifacts, known: bool) -> list[int]:
 def sampling_weights(docs: Dataset, label_weights: dict) -> list[float]:
     """Per-document sampling weight. Each label gets its share, split evenly over its kinds
     (human vs human translation, MT vs round trip), then over sources in proportion to the
-    square root of their group counts, then evenly over groups, then over the documents of
-    a group (a WMT group holds up to 20 system outputs)."""
-    strata = defaultdict(lambda: defaultdict(list))  # (label, kind, source) -> group -> rows
-    for i, key in enumerate(zip(docs["label"], docs["kind"], docs["source"], docs["group"])):
-        strata[key[:3]][key[3]].append(i)
+    square root of their group counts, then evenly over the systems of a source (so that
+    Claude's few hundred rewrites weigh as much as ChatGPT's thousands beside them), then evenly
+    over groups, then over the documents of a group (a WMT group holds up to 20 system outputs)."""
+    strata = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))  # (label, kind, source) -> system -> group -> rows
+    for i, (label, kind, source, system, group) in enumerate(
+            zip(docs["label"], docs["kind"], docs["source"], docs["system"], docs["group"])):
+        strata[label, kind, source][system][group].append(i)
     weights = [0.0] * len(docs)
-    for (label, kind, _), groups in strata.items():
+    n_groups = {key: len({g for groups in systems.values() for g in groups}) for key, systems in strata.items()}
+    for (label, kind, source), systems in strata.items():
         kinds = {k[1] for k in strata if k[0] == label}
-        sources = [g for k, g in strata.items() if k[:2] == (label, kind)]
-        share = label_weights[label] / len(kinds) * len(groups) ** 0.5 / sum(len(g) ** 0.5 for g in sources)
-        for rows in groups.values():
-            for i in rows:
-                weights[i] = share / len(groups) / len(rows)
+        sources = [n for k, n in n_groups.items() if k[:2] == (label, kind)]
+        share = label_weights[label] / len(kinds) * n_groups[label, kind, source] ** 0.5 / sum(n ** 0.5 for n in sources)
+        for groups in systems.values():
+            for rows in groups.values():
+                for i in rows:
+                    weights[i] = share / len(systems) / len(groups) / len(rows)
     return weights
 
 
+def originals_by_group(docs: Dataset) -> dict[str, str]:
+    """The English-original text of each group that has one (the first, if several)."""
+    found = {}
+    for group, kind, text in zip(docs["group"], docs["kind"], docs["text"]):
+        if kind == "human":
+            found.setdefault(group, text)
+    return found
+
+
+def mixed_document(original: str, machine: str, rng: random.Random) -> tuple[str, int] | None:
+    """A partly machine-made article: the original's first paragraphs (or sentences), then the
+    machine version from the matching point on. Returns (text, where the machine part starts),
+    or None when either text is too short to cut."""
+    def parts(text):
+        paragraphs = [p for p in text.split("\n\n") if p.strip()]
+        if len(paragraphs) >= 2:
+            return paragraphs, "\n\n"
+        return [text[s:e] for s, e in split_sentences(text)], " "
+
+    head, head_sep = parts(original)
+    tail, tail_sep = parts(machine)
+    if len(head) < 2 or len(tail) < 2:
+        return None
+    cut = rng.randint(1, len(head) - 1)
+    start = min(max(1, round(cut * len(tail) / len(head))), len(tail) - 1)
+    first = head_sep.join(head[:cut])
+    return first + "\n\n" + tail_sep.join(tail[start:]), len(first) + 2
+
+
 def document_examples(doc: dict, tokenizer, cfg, rng: random.Random, span_index=None,
-                      augment: float = 0.0, keep_clean: bool = False) -> list[dict]:
+                      augment: float = 0.0, keep_clean: bool = False, originals: dict | None = None) -> list[dict]:
     """One random window of `doc` and one random lone sentence, with all their labels. With
     probability `augment` they come from a perturbed copy of the document (one of
     `cfg.augmentations`, at random), which replaces the clean one or, with `keep_clean`, comes
-    beside it (two windows and two lone sentences)."""
+    beside it (two windows and two lone sentences). A machine-made document whose group has an
+    original (`originals`) becomes, with probability `cfg.mixed`, a mixed document: the original's
+    opening, then the machine version, each sentence labelled by the part it is in."""
     label = LABEL2ID[doc["label"]]
     text = doc["text"]
+    if originals and label != ORIGINAL and doc["group"] in originals and rng.random() < cfg.mixed:
+        mixed = mixed_document(originals[doc["group"]], text, rng)
+        if mixed:
+            text, machine_from = mixed
+            sentences = split_sentences(text)
+            labels = [ORIGINAL if s < machine_from else label for s, _ in sentences]
+            return _view_examples(text, sentences, [], [], label, False, tokenizer, cfg, rng, labels)
     sentences = split_sentences(text)
     artifacts, unchanged, known = labelled_regions(doc, span_index)
     views = [(text, sentences, artifacts, unchanged)]
@@ -198,9 +248,11 @@ def document_examples(doc: dict, tokenizer, cfg, rng: random.Random, span_index=
     return examples
 
 
-def _view_examples(text, sentences, artifacts, unchanged, label, known, tokenizer, cfg, rng) -> list[dict]:
-    sentence_labels = [IGNORE if _overlaps(s, unchanged) and not _overlaps(s, artifacts) else label
-                       for s in sentences]
+def _view_examples(text, sentences, artifacts, unchanged, label, known, tokenizer, cfg, rng,
+                   sentence_labels=None) -> list[dict]:
+    if sentence_labels is None:
+        sentence_labels = [IGNORE if _overlaps(s, unchanged) and not _overlaps(s, artifacts) else label
+                           for s in sentences]
     windows = encode_document(tokenizer, text, sentences, cfg.max_length, cfg.stride)
     window = rng.choice(windows)
     examples = [_window_example(window, label, sentence_labels, artifacts, known)]
@@ -210,7 +262,7 @@ def _view_examples(text, sentences, artifacts, unchanged, label, known, tokenize
         s, e = sentences[i]
         lone = encode_document(tokenizer, text[s:e], [(0, e - s)], cfg.max_length, cfg.stride)[0]
         shifted = [(a - s, b - s) for a, b in artifacts if a >= s and b <= e]
-        examples.append(_window_example(lone, label, [label], shifted, known))
+        examples.append(_window_example(lone, sentence_labels[i], [sentence_labels[i]], shifted, known))
     return examples
 
 
@@ -241,10 +293,11 @@ def build_examples(docs: Dataset, tokenizer, cfg, n_docs: int, seed: int, spans:
     """A balanced sample of `n_docs` documents (with replacement) turned into examples."""
     rng = random.Random(seed)
     index = span_index_of(spans)
+    originals = originals_by_group(docs) if cfg.mixed else None
     chosen = rng.choices(range(len(docs)), weights=sampling_weights(docs, cfg.label_weights), k=n_docs)
     examples = []
     for i in chosen:
-        examples += document_examples(docs[i], tokenizer, cfg, rng, index, augment, keep_clean)
+        examples += document_examples(docs[i], tokenizer, cfg, rng, index, augment, keep_clean, originals)
     if spans is not None and n_spans and len(spans):
         picked = spans.select(rng.sample(range(len(spans)), min(n_spans, len(spans))))
         examples += span_examples(picked, tokenizer, cfg)

@@ -1,6 +1,6 @@
 """Fit a checkpoint's character n-gram model on the train split, beside its transformer.
 
-    python -m training.ngrams runs/default [--config configs/default.yaml]
+    python -m training.ngrams runs/recipe [--config configs/recipe.yaml]
 
 `training.train` runs this at the end of every run; run it alone to give an older checkpoint
 one. Every training document is seen twice, as written and with its punctuation stripped, so
@@ -38,7 +38,7 @@ def add_ngrams(ckpt: str | Path, cfg: TrainConfig) -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint")
-    parser.add_argument("--config", default="configs/default.yaml")
+    parser.add_argument("--config", default="configs/recipe.yaml")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
     started = time.time()

@@ -1,13 +1,15 @@
-"""Train a telltale model: config -> corpus -> examples -> Trainer (+ character n-grams) -> checkpoint.
+"""Train a telltale model: config -> corpus -> examples -> Trainer (+ character n-grams) -> checkpoint
+-> calibration and the yardstick report (with `evaluate: true` in the config, or --evaluate).
 
-    python -m training.train --config configs/default.yaml [--set key=value ...] [--evaluate]
+    python -m training.train --config configs/recipe.yaml [--set key=value ...] [--evaluate]
 
-The same command runs on a CPU or one GPU (the Trainer picks CUDA when present).
+The same command runs on a CPU or one GPU (the Trainer picks CUDA when present). Run again after a
+kill, it resumes: training from its last Trainer checkpoint, and a stage whose output exists
+(the checkpoint, its yardstick report) is not run again. Delete `output_dir` to start afresh.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import shutil
@@ -18,7 +20,7 @@ import torch
 from datasets import concatenate_datasets
 from transformers import AutoTokenizer, Trainer, TrainingArguments
 
-from model import network
+from model import checkpoint, network
 from model.base import base_path
 from training.config import TrainConfig
 from training.corpus import Collator, build_examples, load_spans, load_splits, split_of
@@ -29,12 +31,39 @@ log = logging.getLogger("telltale.train")
 
 def main(argv=None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="configs/default.yaml")
+    parser.add_argument("--config", default="configs/recipe.yaml")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--evaluate", action="store_true", help="evaluate the checkpoint on the test split")
+    parser.add_argument("--evaluate", action="store_true",
+                        help="fit the calibration and write the yardstick report (training/yardstick.py)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     cfg = TrainConfig.from_yaml(args.config, args.overrides)
+    out = Path(cfg.output_dir)
+    if stages_done(out, cfg):
+        log.info("%s holds this config's trained checkpoint already: not training again", out)
+    else:
+        train(cfg)
+    if not cfg.adapter_rank and "ngrams" not in stages_done(out, cfg):
+        started = time.time()
+        ngrams = fit_ngrams(load_splits(cfg)["train"], cfg.seed)  # the linear model beside the transformer
+        checkpoint.write_ngrams(out, ngrams.arrays(), {"stage": "ngrams", "seconds": round(time.time() - started)})
+    if (args.evaluate or cfg.evaluate) and not (out / "yardstick.json").exists():
+        from training.yardstick import main as yardstick
+
+        yardstick([str(out), "--fit", "--config", args.config, *[f"--set={o}" for o in args.overrides]])
+    return out
+
+
+def stages_done(out: Path, cfg: TrainConfig) -> list[str]:
+    """The stages of `out`'s lineage from the training run with this config on ([] if none)."""
+    if not (out / checkpoint.CONFIG_FILE).exists():
+        return []
+    lineage = checkpoint.read_settings(out)["lineage"]
+    runs = [i for i, stage in enumerate(lineage) if stage.get("config") == cfg.to_dict()]
+    return [stage["stage"] for stage in lineage[runs[-1]:]] if runs else []
+
+
+def train(cfg: TrainConfig) -> Path:
     started = time.time()
 
     splits = load_splits(cfg)
@@ -56,7 +85,7 @@ def main(argv=None) -> Path:
     model = network.build(cfg.base, artifact_weight=cfg.artifact_weight,
                           artifact_pos_weight=cfg.artifact_pos_weight)
     if cfg.init_from:
-        if network.read_settings(cfg.init_from)["base"] != cfg.base:
+        if checkpoint.read_settings(cfg.init_from)["base"] != cfg.base:
             raise SystemExit(f"init_from {cfg.init_from} was trained on another base than {cfg.base}")
         network.load_weights(model, cfg.init_from)
     if cfg.adapter_rank:
@@ -64,6 +93,9 @@ def main(argv=None) -> Path:
     out = Path(cfg.output_dir)
     steps_per_epoch = max(1, math.ceil(len(train) / cfg.epochs / cfg.batch_size))
     eval_steps = steps_per_epoch if cfg.max_steps < 0 else max(1, cfg.max_steps)
+    # A killed run resumes from its last Trainer checkpoint: the examples are rebuilt identically
+    # from the seeds, so the data order is the same.
+    resume = any((out / "trainer").glob("checkpoint-*"))
     training_args = TrainingArguments(
         output_dir=str(out / "trainer"),
         per_device_train_batch_size=cfg.batch_size,
@@ -76,10 +108,8 @@ def main(argv=None) -> Path:
         eval_strategy="steps",
         eval_steps=eval_steps,
         save_strategy="steps",
-        save_steps=eval_steps,
+        save_steps=cfg.save_steps,
         save_total_limit=1,
-        load_best_model_at_end=True,
-        metric_for_best_model="eval_loss",
         prediction_loss_only=True,
         logging_steps=cfg.logging_steps,
         train_sampling_strategy="group_by_length",  # windows with windows, lone sentences together
@@ -89,31 +119,21 @@ def main(argv=None) -> Path:
     )
     trainer = Trainer(model=model, args=training_args, train_dataset=train, eval_dataset=validation,
                       data_collator=Collator(tokenizer.pad_token_id))
-    result = trainer.train()
+    result = trainer.train(resume_from_checkpoint=resume or None)
     device = "cuda: " + torch.cuda.get_device_name() if torch.cuda.is_available() else f"cpu ({torch.get_num_threads()} threads)"
+    stage = {"stage": "adapter" if cfg.adapter_rank else "train", "config": cfg.to_dict(), "device": device,
+             "seconds": round(time.time() - started), "steps": result.global_step, "train_loss": result.training_loss,
+             "validation_loss": next((h["eval_loss"] for h in reversed(trainer.state.log_history) if "eval_loss" in h),
+                                     None)}
     if cfg.adapter_rank:  # init_from's checkpoint, as it was, plus the adapter
-        shutil.copytree(cfg.init_from, out, dirs_exist_ok=True)
-        network.save_adapter(model, out, cfg.adapter_rank)
-        elapsed = time.time() - started
-        settings = network.read_settings(out)
-        settings["adapter_training"] = {"config": cfg.to_dict(), "device": device, "seconds": round(elapsed),
-                                        "steps": result.global_step, "train_loss": result.training_loss}
-        (out / network.CONFIG_FILE).write_text(json.dumps(settings, indent=2) + "\n")
+        shutil.copytree(cfg.init_from, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns("trainer"))
+        checkpoint.write_adapter(out, network.adapter_state(model), cfg.adapter_rank, stage)
     else:
-        ngrams = fit_ngrams(splits["train"], cfg.seed)  # the linear model beside the transformer (model/ngrams.py)
-        elapsed = time.time() - started
-        network.save(model, tokenizer, out, {
-            "base": cfg.base, "max_length": cfg.max_length, "stride": cfg.stride,
-            "training": {"config": cfg.to_dict(), "device": device, "seconds": round(elapsed),
-                         "steps": result.global_step, "train_loss": result.training_loss,
-                         "best_validation_loss": trainer.state.best_metric},
-        })
-        ngrams.save(out)
+        lineage = checkpoint.read_settings(cfg.init_from)["lineage"] if cfg.init_from else []
+        checkpoint.write(out, network.trained_state(model), tokenizer, {
+            "base": cfg.base, "max_length": cfg.max_length, "stride": cfg.stride, "lineage": lineage + [stage]})
+    elapsed = time.time() - started
     log.info("saved %s after %.0fs on %s", out, elapsed, device)
-    if args.evaluate:
-        from training.evaluate import evaluate_checkpoint
-
-        evaluate_checkpoint(out, cfg)
     return out
 
 

@@ -1,0 +1,58 @@
+"""Calibration: how a checkpoint's raw outputs become the probabilities and verdicts a user sees.
+
+One owner: training/yardstick.py chooses it (on validation and the out-of-distribution dev set),
+the checkpoint stores it (`calibration` in telltale.json, model/checkpoint.py), and `Predictor`
+applies it through `document_probabilities` and `verdict`.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+import torch
+
+from model.labels import LABELS, ORIGINAL
+
+UNCERTAIN = "uncertain"
+
+
+@dataclass(frozen=True)
+class Calibration:
+    temperature: float = 1.0  # divides every logit, documents' and sentences'
+    ngram_weight: float = 0.0  # share of the n-gram model in the document verdict (weighted geometric mean)
+    label_prior: tuple = (1.0,) * len(LABELS)  # multipliers on the document probabilities, then renormalised
+    machine_bar: float = 0.0  # a machine label with a lower probability becomes "uncertain"
+    original_bar: float = 0.0  # likewise "original": it cannot mislabel human text, so it has a bar of its own
+    min_words: int = 0  # shorter texts get the too-short warning
+    artifact_threshold: float = 0.5  # a token with at least this artifact score is flagged
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Calibration":
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown calibration setting(s): {', '.join(sorted(unknown))}")
+        return cls(**{**values, "label_prior": tuple(values.get("label_prior", cls.label_prior))})
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "label_prior": list(self.label_prior)}
+
+    def replace(self, **changes) -> "Calibration":
+        return replace(self, **changes)
+
+    def document_probabilities(self, window_logits: torch.Tensor, window_weights: torch.Tensor,
+                               ngram_probs: torch.Tensor | None = None) -> torch.Tensor:
+        """A document's windows' probabilities averaged by weight (token count), mixed with the
+        n-gram model's, then reweighted by the label prior."""
+        probs = torch.softmax(window_logits / self.temperature, -1)
+        probs = (probs * window_weights[:, None]).sum(0) / window_weights.sum()
+        if self.ngram_weight and ngram_probs is not None:
+            mix = self.ngram_weight
+            probs = torch.softmax((1 - mix) * probs.clamp(min=1e-9).log() + mix * ngram_probs.clamp(min=1e-9).log(), -1)
+        probs = probs * torch.tensor(self.label_prior, dtype=torch.float)
+        return probs / probs.sum()
+
+    def verdict(self, probs: torch.Tensor, threshold: float | None = None) -> str:
+        """The label, or "uncertain" below its bar (or below `threshold`, one bar for every label)."""
+        label = int(probs.argmax())
+        if threshold is None:
+            threshold = self.original_bar if label == ORIGINAL else self.machine_bar
+        return LABELS[label] if float(probs[label]) >= threshold else UNCERTAIN
