@@ -1,7 +1,6 @@
 """`Predictor`: the one way to run a telltale model, for one text or a million."""
 from __future__ import annotations
 
-import bisect
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -9,6 +8,7 @@ from pathlib import Path
 import torch
 
 from model import network
+from model.artifacts import flagged_phrases, is_untranslated, untranslated_words, word_scores
 from model.calibration import UNCERTAIN, Calibration
 from model.labels import LABELS
 from model.ngrams import CharNgrams
@@ -48,7 +48,7 @@ class Artifact:
     start: int
     end: int
     score: float
-    kind: str = "model"  # "model", "homoglyph", "invisible character" or "odd casing"
+    kind: str  # "mistranslation", "untranslated", "odd casing", "homoglyph" or "invisible character"
 
 
 @dataclass
@@ -62,6 +62,16 @@ class DocumentRun:
     outputs: list[tuple] = field(default_factory=list)  # per window: (logits, sentence logits, artifact probs)
     ngram_probs: torch.Tensor | None = None  # the character n-gram model's, when the checkpoint has one
     no_punctuation: bool = False  # warned about, and read through the no-punctuation adapter if the checkpoint has one
+
+    def token_scores(self) -> dict[tuple[int, int], float]:
+        """Artifact score of each token (character span in the normalized text); a token in two
+        overlapping windows keeps its higher score."""
+        scores: dict[tuple[int, int], float] = {}
+        for w, (_, _, artifact) in zip(self.windows, self.outputs):
+            for t, span in enumerate(w.token_spans):
+                if span[1] > span[0]:
+                    scores[span] = max(scores.get(span, 0.0), float(artifact[t + 1]))
+        return scores
 
 
 @dataclass
@@ -267,30 +277,17 @@ class Predictor:
 
     def _artifacts(self, run) -> list[Artifact]:
         text, norm = run.text, run.norm
-        # A token in two overlapping windows keeps its higher score.
-        scores: dict[tuple[int, int], float] = {}
-        for w, (_, _, artifact) in zip(run.windows, run.outputs):
-            for t, span in enumerate(w.token_spans):
-                scores[span] = max(scores.get(span, 0.0), float(artifact[t + 1]))
-        flagged = sorted((span, s) for span, s in scores.items() if s >= self.calibration.artifact_threshold and span[1] > span[0])
-        ends = [e for _, e in run.spans]
-        sentence_of = lambda pos: bisect.bisect_right(ends, pos)
-        merged = []  # flagged tokens of one sentence, next to each other or one space apart, form one span
-        for (a, b), s in flagged:
-            if merged and norm.text[merged[-1][1] : a] in ("", " ") and sentence_of(merged[-1][0]) == sentence_of(a):
-                merged[-1] = [merged[-1][0], max(b, merged[-1][1]), max(s, merged[-1][2])]
-            else:
-                merged.append([a, b, s])
+        phrases = flagged_phrases(word_scores(run.token_scores(), norm.text), norm.text,
+                                  self.calibration.artifact_threshold, [e for _, e in run.spans])
         found = []
-        for a, b, s in merged:
-            while a < b and norm.text[a].isspace():  # SentencePiece tokens carry their leading space
-                a += 1
-            while b > a and norm.text[b - 1].isspace():
-                b -= 1
-            if a == b:
-                continue
+        for a, b, score in phrases:
             start, end = norm.span(a, b)
-            found.append(Artifact(text[start:end], start, end, round(s, 4)))
+            kind = "untranslated" if is_untranslated(norm.text[a:b]) else "mistranslation"
+            found.append(Artifact(text[start:end], start, end, round(score, 4), kind))
+        for a, b in untranslated_words(norm.text):  # what the model missed
+            if not any(p <= a and b <= q for p, q, _ in phrases):
+                start, end = norm.span(a, b)
+                found.append(Artifact(text[start:end], start, end, 1.0, "untranslated"))
         found += [Artifact(text[a:b], a, b, 1.0, kind) for a, b, kind in norm.findings]
         return sorted(found, key=lambda x: (x.start, -x.end))  # a span before the ones nested in it
 

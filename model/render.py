@@ -45,9 +45,8 @@ def text_block(name: str, text: str, p: Prediction, sentences: bool = False, col
         lines.append(f"  artifacts: {len(p.artifacts)}" + (f" (top {len(shown)})" if len(shown) < len(p.artifacts) else ""))
         for a in sorted(shown, key=lambda a: a.start):
             line, col = line_col(text, a.start)
-            what = ""  # the model's own spans need no label; a single evasion character shows its code point
-            if a.kind != "model":
-                what = f"  ({a.kind})" if len(a.text) > 1 else f"  ({a.kind} U+{ord(a.text):04X})"
+            # a single evasion character shows its code point
+            what = f"  ({a.kind})" if len(a.text) > 1 else f"  ({a.kind} U+{ord(a.text):04X})"
             lines.append(f"    {line}:{col}  {_paint(repr(a.text), '4', color)}  {a.score:.2f}{what}")
     else:
         lines.append("  artifacts: none")
@@ -73,7 +72,7 @@ def _underlined(text: str, start: int, end: int, artifacts) -> str:
     while i < len(artifacts):
         a = artifacts[i]
         inner = [b for b in artifacts[i + 1 :] if a.start <= b.start and b.end <= a.end]
-        title = f"artifact score {a.score:.2f}" if a.kind == "model" else f"{a.kind}: {a.score:.2f}"
+        title = f"{a.kind}: {a.score:.2f}"
         out += [html.escape(text[pos : a.start]),
                 f'<u class="artifact {a.kind.replace(" ", "-")}" data-score="{a.score:.4f}" title="{html.escape(title)}">',
                 _underlined(text, a.start, a.end, inner), "</u>"]

@@ -62,7 +62,7 @@ def test_long_documents_are_covered_to_the_end(predictor):
 def test_evasion_characters_are_artifacts_with_offsets_into_the_input(predictor):
     text = "The c\u043euncil v\u200boted on Tuesday to keep the pier open. " + ARTICLE
     p = predictor.predict_one(text)
-    found = {(a.kind, a.text, a.start) for a in p.artifacts if a.kind != "model"}
+    found = {(a.kind, a.text, a.start) for a in p.artifacts if a.kind not in ("mistranslation", "untranslated")}
     assert found == {("homoglyph", "\u043e", 5), ("invisible character", "\u200b", 13)}
     assert p.sentences[0].text == "The c\u043euncil v\u200boted on Tuesday to keep the pier open."
 

@@ -10,6 +10,7 @@ from collections import defaultdict
 import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
+from model.artifacts import words
 from model.labels import LABEL2ID, LABELS, ORIGINAL
 from training.corpus import cell_of
 
@@ -74,6 +75,23 @@ def char_prf(gold_spans: list[list[tuple]], pred_spans: list[list[tuple]], texts
     rec = tp / (tp + fn) if tp + fn else 0.0
     return {"precision": prec, "recall": rec, "f1": 2 * prec * rec / (prec + rec) if prec + rec else 0.0,
             "gold_chars": tp + fn, "predicted_chars": tp + fp}
+
+
+def word_prf(gold_spans: list[list[tuple]], pred_spans: list[list[tuple]], texts: list[str]) -> dict:
+    """Word-level precision/recall/F1 of artifact spans: a word is gold (predicted) when a gold
+    (predicted) span overlaps it. Beside it, the same for flagging every word."""
+    tp = fp = fn = total = 0
+    for gold, pred, text in zip(gold_spans, pred_spans, texts):
+        ws = words(text)
+        g = {i for i, (a, b) in enumerate(ws) if any(s < b and a < e for s, e in gold)}
+        p = {i for i, (a, b) in enumerate(ws) if any(s < b and a < e for s, e in pred)}
+        tp, fp, fn, total = tp + len(g & p), fp + len(p - g), fn + len(g - p), total + len(ws)
+    prec = tp / (tp + fp) if tp + fp else 0.0
+    rec = tp / (tp + fn) if tp + fn else 0.0
+    gold_share = (tp + fn) / total if total else 0.0  # flagging every word: precision = gold share, recall 1
+    return {"precision": prec, "recall": rec, "f1": 2 * prec * rec / (prec + rec) if prec + rec else 0.0,
+            "gold_words": tp + fn, "predicted_words": tp + fp, "words": total,
+            "every_word_f1": 2 * gold_share / (gold_share + 1) if gold_share else 0.0}
 
 
 def paired_drop(clean_correct, perturbed_correct) -> dict:

@@ -149,6 +149,13 @@ def yardstick_markdown(r: dict) -> str:
     lines += ["", "Seeds, as `classify` prints them: " + "; ".join(
         f"{s['seed']} {s['label']} ({s['probability']}){' ✓' if s['label'] == s['truth'] else ' ✗ (' + s['truth'] + ')'}"
         for s in r["seeds"]) + ".", ""]
+    a = r.get("artifacts", {})
+    lines += ["Artifacts, words (test groups): " + "; ".join(
+        f"{name}: precision {v['precision']:.3f}, recall {v['recall']:.3f}, F1 {v['f1']:.3f} (flag every word: "
+        f"{v['every_word_f1']:.3f}; {v['words']} words)" for name, v in a.items() if isinstance(v, dict))
+        + f"; human-written words flagged: {pct(a.get('human_words_flagged'))}.", ""]
+    lines += ["Seed artifacts: " + "; ".join(f"{s['seed']}: " + (", ".join(f"{t} ({k})" for t, k in s["artifacts"]) or "none")
+                                           for s in r["seeds"] if "artifacts" in s) + ".", ""]
     lines += ["Mixed documents (an original's opening, then a machine version), sentence labels: " + "; ".join(
         f"{k}: macro-F1 {v['macro_f1'] or 0:.3f}, original sentences kept {pct(v['original_kept'])}, machine sentences "
         f"found {pct(v['machine_found'])} ({v['documents']} docs)" for k, v in r["mixed"].items()) + ".", ""]

@@ -28,18 +28,21 @@ from sklearn.metrics import f1_score
 from tqdm import tqdm
 
 from model import checkpoint
+from model.artifacts import word_scores
 from model.calibration import Calibration
 from model.labels import LABEL2ID, LABELS, ORIGINAL
 from model.predictor import Predictor
 from training.config import TrainConfig
-from training.corpus import cell_of, load_splits, mixed_document, originals_by_group
-from training.evaluate import accuracy_by_length, choose_min_words
-from training.metrics import cell_balanced, cell_recall, summary, within_budgets
+from training.corpus import (cell_of, labelled_regions, load_spans, load_splits, mixed_document, originals_by_group,
+                             split_of)
+from training.evaluate import MODEL_KINDS, accuracy_by_length, choose_min_words
+from training.metrics import cell_balanced, cell_recall, summary, within_budgets, word_prf
 from training.render import yardstick_markdown
 
 SEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "seeds"
 BAND_HUMAN_BUDGET = 0.01  # human-written documents given a definite machine label, with the band on
 BAND_MACHINE_BUDGET = 0.05  # machine-made documents given a definite "original", with the band on
+ARTIFACT_BUDGET = 1 / 300  # words of human-written text flagged as artifacts
 SEED_TRUTH = {"000": "machine-translated", "001": "ai-rewritten", "002": "original", "003": "ai-rewritten",
               "004": "original"}
 
@@ -60,9 +63,7 @@ def raw_runs(predictor: Predictor, texts: list[str], desc: str, chunk: int = 64)
     """The model's raw outputs for each text (calibration is applied afterwards, for free)."""
     runs = []
     for i in tqdm(range(0, len(texts), chunk), desc=desc, unit="chunk"):
-        for run in predictor.run(texts[i : i + chunk], batch_size=32):
-            run.outputs = [(logits, None, None) for logits, _, _ in run.outputs]  # documents only: less memory
-            runs.append(run)
+        runs += predictor.run(texts[i : i + chunk], batch_size=32)
     return runs
 
 
@@ -109,6 +110,17 @@ def fit_calibration(predictor: Predictor, runs, rows: list[dict], log) -> Calibr
                           original_bar=smallest_bar(p[machine], pred[machine] == ORIGINAL, BAND_MACHINE_BUDGET))
 
 
+def fit_artifact_threshold(runs, rows: list[dict], budget: float = ARTIFACT_BUDGET) -> float:
+    """The smallest artifact threshold at which human-written text gets at most `budget` flagged
+    words per word."""
+    scores = np.array([s for run, row in zip(runs, rows) if row["label"] == "original"
+                       for _, _, s in word_scores(run.token_scores(), run.norm.text)])
+    for t in np.arange(0.5, 1.0, 0.01):
+        if (scores >= t).mean() <= budget:
+            return float(round(t, 2))
+    return 0.99
+
+
 def smallest_bar(probs: np.ndarray, wrong: np.ndarray, budget: float) -> float:
     """Smallest bar on the top probability that leaves at most `budget` of the rows a wrong, definite verdict."""
     for t in np.arange(0.34, 1.0, 0.01):
@@ -150,9 +162,32 @@ def mixed_sentences(predictor: Predictor, ds, n: int, seed: int) -> dict:
 
 def seed_verdicts(predictor: Predictor, folder: Path = SEEDS) -> list[dict]:
     files = sorted(folder.glob("0*.txt"))
-    predictions = predictor.predict([f.read_text(encoding="utf-8") for f in files], artifacts=False, sentences=False)
+    predictions = predictor.predict([f.read_text(encoding="utf-8") for f in files], sentences=False)
     return [{"seed": f.name[:3], "truth": SEED_TRUTH.get(f.name[:3]), "label": p.label,
-             "probability": round(max(p.probabilities.values()), 3)} for f, p in zip(files, predictions)]
+             "probability": round(max(p.probabilities.values()), 3),
+             "artifacts": [[a.text, a.kind] for a in p.artifacts]} for f, p in zip(files, predictions)]
+
+
+def artifact_figures(predictor: Predictor, spans, test_rows: list[dict], test_runs, cfg: TrainConfig) -> dict:
+    """Word-level artifact figures at the calibration's threshold, beside flagging every word:
+    MQM error spans of the test groups (WMT zh-en), round-trip word changes of the test sample,
+    and the share of words flagged in its human-written documents."""
+    predicted = lambda p: [(a.start, a.end) for a in p.artifacts if a.kind in MODEL_KINDS]
+    held = [r for r in spans if split_of(r["group"], cfg.split, cfg.seed) == "test"] if spans else []
+    out = {}
+    if held:
+        preds = predictor.predict([r["text"] for r in held], sentences=False)
+        out["mqm"] = word_prf([[tuple(s) for s in r["spans"]] for r in held], [predicted(p) for p in preds],
+                              [r["text"] for r in held])
+    pairs = [(row, predictor.assemble(run, want_sentences=False)) for row, run in zip(test_rows, test_runs)]
+    trips = [(row, p) for row, p in pairs if row["kind"] == "mt-roundtrip"]
+    if trips:
+        out["round_trip"] = word_prf([labelled_regions(row)[0] for row, _ in trips], [predicted(p) for _, p in trips],
+                                     [row["text"] for row, _ in trips])
+    human = [(row, p) for row, p in pairs if row["label"] == "original"]
+    flagged = word_prf([[]] * len(human), [predicted(p) for _, p in human], [row["text"] for row, _ in human])
+    out["human_words_flagged"] = flagged["predicted_words"] / flagged["words"] if flagged["words"] else None
+    return out
 
 
 # --- the whole yardstick ---------------------------------------------------------------------------
@@ -170,8 +205,9 @@ def run_yardstick(ckpt: str | Path, cfg: TrainConfig, fit: bool, per_cell: int =
                                                 sets["validation"] + sets["ood"], log)
         # below this length the output warns: the shortest cut of validation text read nearly as
         # well as whole documents
-        predictor.calibration = predictor.calibration.replace(min_words=choose_min_words(
-            accuracy_by_length(predictor, sets["validation"], 100, cfg.seed)))
+        predictor.calibration = predictor.calibration.replace(
+            min_words=choose_min_words(accuracy_by_length(predictor, sets["validation"], 100, cfg.seed)),
+            artifact_threshold=fit_artifact_threshold(runs["validation"], sets["validation"]))
         checkpoint.write_calibration(ckpt, predictor.calibration, {
             "stage": "calibration", "by": "training.yardstick --fit", "fitted_on": {
                 "validation": f"at most {per_cell} documents per cell", "ood": list(cfg.ood_sources)}})
@@ -188,6 +224,7 @@ def run_yardstick(ckpt: str | Path, cfg: TrainConfig, fit: bool, per_cell: int =
         log(f"{name}: cell-balanced recall {report[name]['cell_balanced']['recall']}")
     report["mixed"] = {name: mixed_sentences(predictor, splits[name], mixed_docs, cfg.seed) for name in ("ood", "test")}
     report["seeds"] = seed_verdicts(predictor)
+    report["artifacts"] = artifact_figures(predictor, load_spans(cfg.corpus), sets["test"], runs["test"], cfg)
     report["seconds"] = round(time.time() - started)
     return report
 
