@@ -16,6 +16,7 @@ from functools import lru_cache
 WORD = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
 # Latin-script languages whose words turn up untranslated in MT output into English.
 FOREIGN = ("de", "fr", "es", "pt", "it", "nl")
+MAX_WORD = 40  # longer runs of letters are not words (and would cost a lookup per cut)
 RARE_IN_ENGLISH = 1.0  # wordfreq's Zipf scale: about once per 100 million words
 COMMON_ABROAD = 2.0  # a word of another language (one step more for a capitalised word)
 COMMON_HEAD = 3.0  # the last part of a compound ("-dörfer", "-männer")...
@@ -59,7 +60,7 @@ def flagged_phrases(scored_words: list[tuple[int, int, float]], text: str, thres
 @lru_cache(maxsize=65536)
 def is_untranslated(word: str) -> bool:
     """A word of another language, or a compound that ends in one, that English rarely uses."""
-    if len(word) < 5 or not word.isalpha() or word.isupper():
+    if not 5 <= len(word) <= MAX_WORD or not word.isalpha() or word.isupper():
         return False
     from wordfreq import zipf_frequency
 

@@ -16,12 +16,12 @@ import json
 
 import numpy as np
 
-from model.labels import LABEL2ID, LABELS
+from model.labels import LABEL2ID
 from model.predictor import UNCERTAIN, Predictor
 from training.config import TrainConfig
 from training.corpus import load_splits
 from training.evaluate import perturbed_copies
-from training.metrics import band_figures, human_fpr, paired_drop
+from training.metrics import band_figures, human_fpr, paired_drop, top_label
 from training.perturb import PERTURBATIONS
 
 
@@ -44,7 +44,7 @@ def main(argv=None) -> dict:
     result, correct = {"checkpoint": args.checkpoint, "split": args.split, "n": len(rows)}, {}
     for name, batch in texts.items():
         verdicts = predictor.predict(batch, sentences=False, artifacts=False)  # the band on, as `classify`
-        pred = [LABELS.index(max(v.probabilities, key=v.probabilities.get)) for v in verdicts]  # band off
+        pred = [top_label(v) for v in verdicts]  # band off
         band = band_figures(rows, gold, pred, [v.label != UNCERTAIN for v in verdicts])
         correct[name] = [p == g for p, g in zip(pred, gold)]
         result[name] = {"accuracy": float(np.mean(correct[name])),

@@ -24,7 +24,7 @@ from model.predictor import Predictor
 from model.text import split_sentences
 from training.config import TrainConfig
 from training.corpus import labelled_regions, load_spans, load_splits, span_index_of, split_of
-from training.metrics import (share, band_figures, char_prf, classification_metrics, expected_calibration_error,
+from training.metrics import (share, band_figures, top_label, char_prf, classification_metrics, expected_calibration_error,
                               grouped_recall, human_fpr, paired_drop)
 from training.perturb import PERTURBATIONS, perturb
 from training.render import markdown_report, plot_length, plot_reliability
@@ -71,7 +71,7 @@ def accuracy_by_length(predictor, rows, per_bucket: int, seed: int) -> dict:
             continue
         preds = predictor.predict([t for t, _ in cut], sentences=False, artifacts=False, threshold=0.0)
         gold = [LABEL2ID[r["label"]] for _, r in cut]
-        pred = [LABELS.index(p.label) for p in preds]
+        pred = [top_label(p) for p in preds]
         words = [len(t.split()) for t, _ in cut]
         out[bucket] = {"n": len(cut), "median_words": int(np.median(words)),
                        "accuracy": float(np.mean(np.array(gold) == np.array(pred))),
@@ -172,7 +172,7 @@ def evaluate_checkpoint(ckpt: str | Path, cfg: TrainConfig, max_docs: int = 0, p
             for a, b in rng.sample(split_sentences(row["text"]), min(1, len(split_sentences(row["text"]))))]
     lone = [(t, g) for t, g in lone if len(t.split()) >= 4]
     lone_pred = predictor.predict([t for t, _ in lone], sentences=False, artifacts=False, threshold=0.0)
-    report["sentences_alone"] = classification_metrics([g for _, g in lone], [LABELS.index(p.label) for p in lone_pred])
+    report["sentences_alone"] = classification_metrics([g for _, g in lone], [top_label(p) for p in lone_pred])
     log("sentences done")
 
     # 3. artifacts: held-out MQM spans and round-trip word changes
@@ -203,7 +203,7 @@ def evaluate_checkpoint(ckpt: str | Path, cfg: TrainConfig, max_docs: int = 0, p
     for name, attacks in PERTURBATIONS.items():
         p = predictor.predict(perturbed_copies(test_rows, subset, attacks, cfg.seed), sentences=False,
                               artifacts=False, threshold=0.0)
-        labels = [LABELS.index(x.label) for x in p]
+        labels = [top_label(x) for x in p]
         correct = [label == g for label, g in zip(labels, sub_gold)]
         robustness[name] = float(np.mean(correct))
         drops[name] = paired_drop(clean_correct, correct)

@@ -19,6 +19,11 @@ HUMAN_BUDGET = 0.05  # English-original documents given a machine label, per cel
 TRANSLATION_BUDGET = 0.15  # human translations given a machine label (band off)
 
 
+def top_label(prediction) -> int:
+    """The label id a Prediction's probabilities favour: its verdict with the band off."""
+    return LABELS.index(max(prediction.probabilities, key=prediction.probabilities.get))
+
+
 def classification_metrics(gold: list[int], pred: list[int]) -> dict:
     if not gold:
         return {"n": 0}
@@ -165,9 +170,13 @@ def summary(rows: list[dict], probs: np.ndarray, bars: tuple[float, float]) -> d
     }
 
 
-def within_budgets(rows: list[dict], pred) -> bool:
+def budget_excess(rows: list[dict], pred) -> float:
+    """How far the human-written cell furthest over its budget is over it (0 when all are within):
+    at most HUMAN_BUDGET of English-original documents, TRANSLATION_BUDGET of human translations,
+    given a machine label (cells of MIN_CELL documents or more)."""
+    excess = 0.0
     for cell, v in human_flagged(rows, pred).items():
         budget = TRANSLATION_BUDGET if cell.endswith("human-translation") else HUMAN_BUDGET
-        if v["n"] >= MIN_CELL and v["share"] > budget:
-            return False
-    return True
+        if v["n"] >= MIN_CELL:
+            excess = max(excess, v["share"] - budget)
+    return excess

@@ -2,10 +2,10 @@
 
     python -m training.ngrams runs/recipe [--config configs/recipe.yaml]
 
-`training.train` runs this at the end of every run; run it alone to give an older checkpoint
-one. Every training document is seen twice, as written and with its punctuation stripped, so
-that stripping it (an evasion) moves the n-grams less. Then `training.evaluate` fits the
-weight of the n-grams in the verdict on validation.
+`training.train` runs this after training; run it alone to refit a checkpoint's. Every training
+document is seen twice, as written and with its punctuation stripped, so that stripping it (an
+evasion) moves the n-grams less. Then `training.yardstick --fit` chooses the weight of the
+n-grams in the verdict.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import random
 import time
 from pathlib import Path
 
+from model import checkpoint
 from model.labels import LABEL2ID
 from model.ngrams import CharNgrams
 from training.config import TrainConfig
@@ -32,7 +33,9 @@ def fit_ngrams(train_rows, seed: int) -> CharNgrams:
 
 
 def add_ngrams(ckpt: str | Path, cfg: TrainConfig) -> None:
-    fit_ngrams(load_splits(cfg)["train"], cfg.seed).save(ckpt)
+    started = time.time()
+    ngrams = fit_ngrams(load_splits(cfg)["train"], cfg.seed)
+    checkpoint.write_ngrams(ckpt, ngrams.arrays(), {"stage": "ngrams", "seconds": round(time.time() - started)})
 
 
 def main(argv=None) -> None:

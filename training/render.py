@@ -23,7 +23,7 @@ def markdown_report(r: dict) -> str:
         f"| document accuracy | {_pct(d['accuracy'])} | {_pct(b['accuracy'])} |",
         f"| document macro-F1 | {d['macro_f1']:.3f} | {b['macro_f1']:.3f} |",
     ]
-    if r.get("ngram_weight"):  # without n-grams (older checkpoints) it would repeat the row above
+    if r["ngram_weight"]:  # without n-grams it would repeat the row above
         alone = r["documents_transformer_alone"]
         lines.append(f"| document accuracy / macro-F1, transformer alone (without its n-gram model, weight "
                      f"{r['ngram_weight']}) | {_pct(alone['accuracy'])} / {alone['macro_f1']:.3f} | |")
@@ -76,25 +76,16 @@ def markdown_report(r: dict) -> str:
     p = r["perturbation_accuracy"]
     lines += ["", f"Minimum length for a verdict (from validation): {r['validation_choices']['min_words']} words.", "",
               f"## Perturbed test documents ({p['n']} sampled)", ""]
-    flagged = r.get("perturbation_flagged_no_punctuation")  # absent from older reports
-    drops = r.get("perturbation_drop")  # likewise
-    human = r.get("perturbation_human_flagged")  # likewise
-    lines += ["| input | accuracy |" + (" drop, points (95% interval) |" if drops else "")
-              + (" warned `no-punctuation` |" if flagged else "")
-              + (" human-written given a machine label |" if human else ""),
-              "|---|---|" + ("---|" if drops else "") + ("---|" if flagged else "") + ("---|" if human else "")]
+    flagged, drops, human = (r["perturbation_flagged_no_punctuation"], r["perturbation_drop"],
+                             r["perturbation_human_flagged"])
+    lines += ["| input | accuracy | drop, points (95% interval) | warned `no-punctuation` | human-written given a "
+              "machine label |", "|---|---|---|---|---|"]
     for k, v in p.items():
         if k in ("n", "largest_drop"):
             continue
-        row = f"| {k} | {_pct(v)} |"
-        if drops:
-            d = drops.get(k)  # the clean row has none
-            row += f" {100 * d['drop']:.1f} ({100 * d['ci95'][0]:.1f} to {100 * d['ci95'][1]:.1f}) |" if d else " |"
-        if flagged:
-            row += f" {_pct(flagged[k])} |"
-        if human:
-            row += f" {_pct(human[k])} |"
-        lines.append(row)
+        d = drops.get(k)  # the clean row has none
+        drop = f"{100 * d['drop']:.1f} ({100 * d['ci95'][0]:.1f} to {100 * d['ci95'][1]:.1f})" if d else ""
+        lines.append(f"| {k} | {_pct(v)} | {drop} | {_pct(flagged[k])} | {_pct(human[k])} |")
     lines += ["", f"Largest drop: {100 * p['largest_drop']:.1f} points.", ""]
     return "\n".join(lines) + "\n"
 

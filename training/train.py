@@ -24,7 +24,7 @@ from model import checkpoint, network
 from model.base import base_path
 from training.config import TrainConfig
 from training.corpus import Collator, build_examples, load_spans, load_splits, split_of
-from training.ngrams import fit_ngrams
+from training.ngrams import add_ngrams
 
 log = logging.getLogger("telltale.train")
 
@@ -44,9 +44,7 @@ def main(argv=None) -> Path:
     else:
         train(cfg)
     if not cfg.adapter_rank and "ngrams" not in stages_done(out, cfg):
-        started = time.time()
-        ngrams = fit_ngrams(load_splits(cfg)["train"], cfg.seed)  # the linear model beside the transformer
-        checkpoint.write_ngrams(out, ngrams.arrays(), {"stage": "ngrams", "seconds": round(time.time() - started)})
+        add_ngrams(out, cfg)  # the linear model beside the transformer (model/ngrams.py)
     if (args.evaluate or cfg.evaluate) and not (out / "yardstick.json").exists():
         from training.yardstick import main as yardstick
 

@@ -6,7 +6,8 @@ Every figure is given per cell (training/metrics.py), and the cell-balanced reca
 cells with equal weight. Three sets are read:
 - `ood`: every group of the held-out sources (wmt23, l2r): MT engines, language pairs and LLMs
   the training split lacks, with their human translations and originals;
-- `validation`: at most `--per-cell` documents of each validation cell;
+- `validation`: at most `--per-cell` documents of each validation cell (the calibration is fitted
+  on every human-written validation document, for its per-cell budgets);
 - `test`: likewise, read once per shipped model.
 With `--fit`, the calibration (temperature, n-gram weight, label prior, the two bars of the
 `uncertain` band) is chosen on validation + ood and written into the checkpoint; the test split
@@ -36,7 +37,7 @@ from training.config import TrainConfig
 from training.corpus import (cell_of, labelled_regions, load_spans, load_splits, mixed_document, originals_by_group,
                              split_of)
 from training.evaluate import MODEL_KINDS, accuracy_by_length, choose_min_words
-from training.metrics import cell_balanced, cell_recall, summary, within_budgets, word_prf
+from training.metrics import budget_excess, cell_balanced, cell_recall, summary, word_prf
 from training.render import yardstick_markdown
 
 SEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "seeds"
@@ -50,13 +51,16 @@ SEED_TRUTH = {"000": "machine-translated", "001": "ai-rewritten", "002": "origin
 # --- the model's outputs -------------------------------------------------------------------------
 
 
-def per_cell_sample(ds, per_cell: int, seed: int) -> list[dict]:
+def per_cell_sample(ds, per_cell: int, seed: int) -> tuple[list[dict], list[dict]]:
+    """At most `per_cell` documents of each cell; and the human-written documents left out, which
+    the calibration's per-cell budgets need (one document of 15 is already 6.7%)."""
     by_cell = defaultdict(list)
     for i, row in enumerate(ds.select_columns(["label", "source", "system", "kind"])):
         by_cell[cell_of(row)].append(i)
     rng = random.Random(seed)
-    keep = sorted(i for rows in by_cell.values() for i in rng.sample(rows, min(per_cell, len(rows))))
-    return [ds[i] for i in keep]
+    keep = {i for rows in by_cell.values() for i in rng.sample(rows, min(per_cell, len(rows)))}
+    human = [i for cell, rows in by_cell.items() if cell.startswith("original /") for i in rows if i not in keep]
+    return [ds[i] for i in sorted(keep)], [ds[i] for i in sorted(human)]
 
 
 def raw_runs(predictor: Predictor, texts: list[str], desc: str, chunk: int = 64) -> list:
@@ -76,7 +80,8 @@ def probabilities(predictor: Predictor, runs, calibration: Calibration | None = 
 
 def fit_calibration(predictor: Predictor, runs, rows: list[dict], log) -> Calibration:
     """Temperature by cell-weighted log-loss; n-gram weight and label prior by cell-balanced recall
-    within the human-written budgets; then the two bars of the `uncertain` band."""
+    within the per-cell human-written budgets (or as little over them as can be); then the two bars
+    of the `uncertain` band."""
     gold = np.array([LABEL2ID[r["label"]] for r in rows])
     size = defaultdict(int)
     for r in rows:
@@ -98,11 +103,12 @@ def fit_calibration(predictor: Predictor, runs, rows: list[dict], log) -> Calibr
             prior = np.array([1.0, mt, ai])
             pred = (p * prior).argmax(1)
             score = cell_balanced(cell_recall(rows, pred))["recall"] or 0.0
-            key = (within_budgets(rows, pred), score, -abs(np.log(mt)) - abs(np.log(ai)), -ngram_weight)
+            # within the human budgets first (or the least over them), then the best recall, then the mildest prior
+            key = (-budget_excess(rows, pred), score, -abs(np.log(mt)) - abs(np.log(ai)), -ngram_weight)
             if best is None or key > best[0]:
                 best = (key, candidate.replace(label_prior=(1.0, mt, ai)))
     chosen = best[1]
-    log(f"calibration: {chosen} (within budgets: {best[0][0]}, cell-balanced recall {best[0][1]:.3f})")
+    log(f"calibration: {chosen} (furthest over a human budget by {-best[0][0]:.3f}; cell-balanced recall {best[0][1]:.3f})")
     p = probabilities(predictor, runs, chosen)
     pred = p.argmax(1)
     human, machine = gold == ORIGINAL, gold != ORIGINAL
@@ -198,20 +204,22 @@ def run_yardstick(ckpt: str | Path, cfg: TrainConfig, fit: bool, per_cell: int =
     started = time.time()
     predictor = Predictor.load(ckpt)
     splits = load_splits(cfg)
-    sets = {"ood": list(splits["ood"]), "validation": per_cell_sample(splits["validation"], per_cell, cfg.seed)}
+    validation, more_human = per_cell_sample(splits["validation"], per_cell, cfg.seed)
+    sets = {"ood": list(splits["ood"]), "validation": validation}
     runs = {name: raw_runs(predictor, [r["text"] for r in rows], name) for name, rows in sets.items()}
     if fit:
-        predictor.calibration = fit_calibration(predictor, runs["validation"] + runs["ood"],
-                                                sets["validation"] + sets["ood"], log)
+        human_runs = raw_runs(predictor, [r["text"] for r in more_human], "validation, human-written")
+        predictor.calibration = fit_calibration(predictor, runs["validation"] + human_runs + runs["ood"],
+                                                sets["validation"] + more_human + sets["ood"], log)
         # below this length the output warns: the shortest cut of validation text read nearly as
         # well as whole documents
         predictor.calibration = predictor.calibration.replace(
             min_words=choose_min_words(accuracy_by_length(predictor, sets["validation"], 100, cfg.seed)),
-            artifact_threshold=fit_artifact_threshold(runs["validation"], sets["validation"]))
+            artifact_threshold=fit_artifact_threshold(runs["validation"] + human_runs, sets["validation"] + more_human))
         checkpoint.write_calibration(ckpt, predictor.calibration, {
             "stage": "calibration", "by": "training.yardstick --fit", "fitted_on": {
                 "validation": f"at most {per_cell} documents per cell", "ood": list(cfg.ood_sources)}})
-    sets["test"] = per_cell_sample(splits["test"], per_cell, cfg.seed)
+    sets["test"] = per_cell_sample(splits["test"], per_cell, cfg.seed)[0]
     runs["test"] = raw_runs(predictor, [r["text"] for r in sets["test"]], "test")
     calibration = predictor.calibration
     bars = (calibration.machine_bar, calibration.original_bar)
