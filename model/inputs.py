@@ -7,10 +7,12 @@ from __future__ import annotations
 import argparse
 import codecs
 import os
+import re
 import sys
 from pathlib import Path
 
 DEFAULT_MAX_BYTES = 2_000_000  # ~300k words; far beyond any news article
+_UNDECODED = re.compile("[\udc80-\udcff]")  # bytes that errors="surrogateescape" kept from a bad decode
 
 
 class InputError(Exception):
@@ -20,7 +22,7 @@ class InputError(Exception):
 def check_text(text) -> str:
     if not isinstance(text, str):
         raise InputError(f"holds {type(text).__name__}, not text")
-    if any("\udc80" <= c <= "\udcff" for c in text):  # bytes that surrogateescape kept from a bad decode
+    if _UNDECODED.search(text):
         raise InputError("not valid UTF-8; convert it with iconv first")
     if not text.strip():
         raise InputError("empty or whitespace-only text")
