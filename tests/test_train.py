@@ -59,3 +59,24 @@ def test_an_adapter_run_changes_how_text_without_punctuation_reads_and_nothing_e
     stripped = re.sub(r"[^\w\s]", "", ARTICLE)
     assert after.predict_one(ARTICLE).probabilities == pytest.approx(before.predict_one(ARTICLE).probabilities, abs=1e-6)
     assert after.predict_one(stripped).probabilities != pytest.approx(before.predict_one(stripped).probabilities, abs=1e-4)
+
+
+def test_the_yardstick_scores_a_network_under_a_borrowed_calibration_from_its_cached_runs(tiny, tmp_path, monkeypatch):
+    from model.checkpoint import calibration
+    from training import yardstick
+
+    args = [str(tiny), "--config", "configs/tiny.yaml", "--set", f"corpus={CORPUS}", "--per-cell", "2",
+            "--out", str(tmp_path)]
+    first = yardstick.main(args)
+    assert (tmp_path / "yardstick.md").exists() and (tmp_path / "yardstick-runs.pt").exists()
+    assert first["fitted"] is False and set(first["ood"]["cell_balanced"]) >= {"recall", "worst_cell"}
+
+    donor = tmp_path / "donor"
+    donor.mkdir()
+    settings = json.loads((tiny / "telltale.json").read_text())
+    settings["calibration"]["label_prior"] = [1.0, 0.01, 0.01]  # nearly everything original
+    (donor / "telltale.json").write_text(json.dumps(settings))
+    monkeypatch.setattr(yardstick, "raw_runs", lambda *a, **k: pytest.fail("the network ran again"))
+    second = yardstick.main([*args, "--calibration-from", str(donor)])
+    assert second["calibration"] == calibration(donor).to_dict() != first["calibration"]
+    assert f"borrowed from `{donor}`" in (tmp_path / "yardstick.md").read_text()

@@ -124,8 +124,10 @@ def plot_length(r: dict, path: Path) -> None:
 def yardstick_markdown(r: dict) -> str:
     pct = lambda x: "n/a" if x is None else f"{100 * x:.1f}%"
     c = r["calibration"]
+    source = ("fitted on validation + ood" if r["fitted"] else
+              f"borrowed from `{r['calibration_from']}`" if r.get("calibration_from") else "as shipped")
     lines = [f"# Yardstick: `{r['checkpoint']}`", "",
-             f"Calibration {'fitted on validation + ood' if r['fitted'] else 'as shipped'}: temperature "
+             f"Calibration {source}: temperature "
              f"{c['temperature']}, n-gram weight {c['ngram_weight']}, label prior {c['label_prior']}, bars "
              f"{c['machine_bar']} (machine labels) / {c['original_bar']} (original). Validation and test: at "
              f"most {r['per_cell']} documents per cell. {r['seconds']} s.", "",

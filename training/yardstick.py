@@ -25,6 +25,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import torch
 from sklearn.metrics import f1_score
 from tqdm import tqdm
 
@@ -69,6 +70,26 @@ def raw_runs(predictor: Predictor, texts: list[str], desc: str, chunk: int = 64)
     for i in tqdm(range(0, len(texts), chunk), desc=desc, unit="chunk"):
         runs += predictor.run(texts[i : i + chunk], batch_size=32)
     return runs
+
+
+class RunCache:
+    """Raw runs kept beside the report (`yardstick-runs.pt`), so that scoring the same network under
+    another calibration costs seconds, not the half hour of a pass over every set. They are reused
+    only while the network's files and the sample are the same."""
+
+    def __init__(self, folder: Path, ckpt: Path, sample: dict):
+        self.path = folder / "yardstick-runs.pt"
+        files = [ckpt / name for name in (checkpoint.WEIGHTS_FILE, checkpoint.NGRAMS_FILE, checkpoint.ADAPTER_FILE)]
+        self.key = {"files": [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files if f.exists()], **sample}
+        stored = torch.load(self.path, weights_only=False) if self.path.exists() else {}
+        self.runs = stored.get("runs", {}) if stored.get("key") == self.key else {}
+
+    def get(self, predictor: Predictor, name: str, rows: list[dict]) -> list:
+        if len(self.runs.get(name, ())) != len(rows):
+            self.runs[name] = raw_runs(predictor, [r["text"] for r in rows], name)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            torch.save({"key": self.key, "runs": self.runs}, self.path)
+        return self.runs[name]
 
 
 def probabilities(predictor: Predictor, runs, calibration: Calibration | None = None) -> np.ndarray:
@@ -180,6 +201,7 @@ def artifact_figures(predictor: Predictor, spans, test_rows: list[dict], test_ru
     and the share of words flagged in its human-written documents."""
     predicted = lambda p: [(a.start, a.end) for a in p.artifacts if a.kind in MODEL_KINDS]
     held = [r for r in spans if split_of(r["group"], cfg.split, cfg.seed) == "test"] if spans else []
+    held = held[: cfg.max_docs or None]  # a smoke run's cut of the corpus cuts these too
     out = {}
     if held:
         preds = predictor.predict([r["text"] for r in held], sentences=False)
@@ -200,15 +222,21 @@ def artifact_figures(predictor: Predictor, spans, test_rows: list[dict], test_ru
 
 
 def run_yardstick(ckpt: str | Path, cfg: TrainConfig, fit: bool, per_cell: int = 25, mixed_docs: int = 150,
-                  log=print) -> dict:
+                  log=print, out: Path | None = None, calibration_from: str | None = None) -> dict:
+    """The report for `ckpt`; with `fit`, its calibration is chosen first and written into it. With
+    `calibration_from`, the network is scored under that checkpoint's calibration (nothing written)."""
     started = time.time()
     predictor = Predictor.load(ckpt)
+    if calibration_from:
+        predictor.calibration = checkpoint.calibration(calibration_from)
     splits = load_splits(cfg)
+    cache = RunCache(Path(out or ckpt), Path(ckpt), {"per_cell": per_cell, "seed": cfg.seed, "split": list(cfg.split),
+                                                     "ood_sources": list(cfg.ood_sources), "corpus": cfg.corpus})
     validation, more_human = per_cell_sample(splits["validation"], per_cell, cfg.seed)
     sets = {"ood": list(splits["ood"]), "validation": validation}
-    runs = {name: raw_runs(predictor, [r["text"] for r in rows], name) for name, rows in sets.items()}
+    runs = {name: cache.get(predictor, name, rows) for name, rows in sets.items()}
     if fit:
-        human_runs = raw_runs(predictor, [r["text"] for r in more_human], "validation, human-written")
+        human_runs = cache.get(predictor, "validation, human-written", more_human)
         predictor.calibration = fit_calibration(predictor, runs["validation"] + human_runs + runs["ood"],
                                                 sets["validation"] + more_human + sets["ood"], log)
         # below this length the output warns: the shortest cut of validation text read nearly as
@@ -220,10 +248,12 @@ def run_yardstick(ckpt: str | Path, cfg: TrainConfig, fit: bool, per_cell: int =
             "stage": "calibration", "by": "training.yardstick --fit", "fitted_on": {
                 "validation": f"at most {per_cell} documents per cell", "ood": list(cfg.ood_sources)}})
     sets["test"] = per_cell_sample(splits["test"], per_cell, cfg.seed)[0]
-    runs["test"] = raw_runs(predictor, [r["text"] for r in sets["test"]], "test")
+    runs["test"] = cache.get(predictor, "test", sets["test"])
     calibration = predictor.calibration
     bars = (calibration.machine_bar, calibration.original_bar)
     report = {"checkpoint": str(ckpt), "fitted": fit, "per_cell": per_cell, "calibration": calibration.to_dict()}
+    if calibration_from:
+        report["calibration_from"] = str(calibration_from)
     for name, rows in sets.items():
         report[name] = summary(rows, probabilities(predictor, runs[name]), bars)
         if calibration.ngram_weight:
@@ -244,10 +274,15 @@ def main(argv=None) -> dict:
     parser.add_argument("--fit", action="store_true", help="choose the calibration and write it into the checkpoint")
     parser.add_argument("--per-cell", type=int, default=25)
     parser.add_argument("--out", default=None, help="folder for yardstick.json/.md (default: the checkpoint)")
+    parser.add_argument("--calibration-from", default=None, metavar="CHECKPOINT",
+                        help="score the network under this checkpoint's calibration instead of its own")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
-    report = run_yardstick(args.checkpoint, TrainConfig.from_yaml(args.config, args.overrides), args.fit, args.per_cell)
+    if args.fit and args.calibration_from:
+        parser.error("--fit chooses a calibration; --calibration-from borrows one: not both")
     out = Path(args.out or args.checkpoint)
+    report = run_yardstick(args.checkpoint, TrainConfig.from_yaml(args.config, args.overrides), args.fit, args.per_cell,
+                           out=out, calibration_from=args.calibration_from)
     out.mkdir(parents=True, exist_ok=True)
     (out / "yardstick.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "yardstick.md").write_text(yardstick_markdown(report))
