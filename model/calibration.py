@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-import torch
+import numpy as np
 
 from model.labels import LABELS, ORIGINAL
 
@@ -38,21 +38,28 @@ class Calibration:
     def replace(self, **changes) -> "Calibration":
         return replace(self, **changes)
 
-    def document_probabilities(self, window_logits: torch.Tensor, window_weights: torch.Tensor,
-                               ngram_probs: torch.Tensor | None = None) -> torch.Tensor:
+    def document_probabilities(self, window_logits: np.ndarray, window_weights: np.ndarray,
+                               ngram_probs: np.ndarray | None = None) -> np.ndarray:
         """A document's windows' probabilities averaged by weight (token count), mixed with the
         n-gram model's, then reweighted by the label prior."""
-        probs = torch.softmax(window_logits / self.temperature, -1)
-        probs = (probs * window_weights[:, None]).sum(0) / window_weights.sum()
+        probs = softmax(np.asarray(window_logits, dtype=np.float64) / self.temperature)
+        weights = np.asarray(window_weights, dtype=np.float64)
+        probs = (probs * weights[:, None]).sum(0) / weights.sum()
         if self.ngram_weight and ngram_probs is not None:
             mix = self.ngram_weight
-            probs = torch.softmax((1 - mix) * probs.clamp(min=1e-9).log() + mix * ngram_probs.clamp(min=1e-9).log(), -1)
-        probs = probs * torch.tensor(self.label_prior, dtype=torch.float)
+            probs = softmax((1 - mix) * np.log(np.maximum(probs, 1e-9)) + mix * np.log(np.maximum(ngram_probs, 1e-9)))
+        probs = probs * np.asarray(self.label_prior, dtype=np.float64)
         return probs / probs.sum()
 
-    def verdict(self, probs: torch.Tensor, threshold: float | None = None) -> str:
+    def verdict(self, probs: np.ndarray, threshold: float | None = None) -> str:
         """The label, or "uncertain" below its bar (or below `threshold`, one bar for every label)."""
-        label = int(probs.argmax())
+        label = int(np.argmax(probs))
         if threshold is None:
             threshold = self.original_bar if label == ORIGINAL else self.machine_bar
         return LABELS[label] if float(probs[label]) >= threshold else UNCERTAIN
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis."""
+    shifted = np.exp(logits - logits.max(-1, keepdims=True))
+    return shifted / shifted.sum(-1, keepdims=True)

@@ -1,7 +1,8 @@
 """The checkpoint directory: the only code that reads or writes one.
 
     telltale.json                       schema, labels, base encoder, windowing, calibration, lineage
-    tokenizer.json.gz, tokenizer_config.json, ...   the tokenizer (250k pieces: 16 MB unpacked)
+    tokenizer.json.gz, tokenizer_config.json       the tokenizer: the base's 250k pieces, or those the corpus
+                                        uses and every single character (`prune_tokenizer`)
     heads_and_encoder.safetensors       fp16: everything trained. The frozen word embeddings
                                         (96M of e5-small's 118M parameters) are rebuilt from the
                                         base package, so the checkpoint stays small
@@ -16,11 +17,9 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from model.calibration import Calibration
 from model.labels import LABELS
@@ -36,6 +35,7 @@ ADAPTER_FILE = "no_punctuation_adapter.safetensors"
 def write(out_dir: str | Path, weights: dict, tokenizer, settings: dict) -> None:
     """A new checkpoint: trained weights (fp16), the tokenizer and `settings` (at least `base`,
     `max_length`, `stride`, `lineage`)."""
+    import torch
     from safetensors.torch import save_file
 
     out = Path(out_dir)
@@ -88,6 +88,7 @@ def read_weights(ckpt_dir: str | Path) -> dict:
 
 
 def write_adapter(ckpt_dir: str | Path, state: dict, rank: int, stage: dict) -> None:
+    import torch
     from safetensors.torch import save_file
 
     save_file({k: v.detach().to(torch.float16).contiguous() for k, v in state.items()}, Path(ckpt_dir) / ADAPTER_FILE)
@@ -116,14 +117,65 @@ def read_ngrams(ckpt_dir: str | Path) -> dict[str, np.ndarray] | None:
     return {k: v.astype(np.float32) for k, v in load_file(path).items()} if path.exists() else None
 
 
-def load_tokenizer(ckpt_dir: str | Path):
-    from transformers import AutoTokenizer
+def read_tokenizer_spec(path: str | Path) -> dict:
+    """A tokenizer.json, gzipped (a checkpoint's) or not (a base's), as a dict."""
+    path = Path(path)
+    with (gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else path.open(encoding="utf-8")) as f:
+        return json.load(f)
+
+
+def prune_tokenizer(ckpt_dir: str | Path, keep: set[str], stage: dict) -> None:
+    """Keep only the pieces in `keep` (and the special ones) in the checkpoint's tokenizer.
+
+    A Unigram tokenizer segments text by the best-scoring pieces it has, so text whose pieces
+    are all kept is cut exactly as before; other text falls back to shorter pieces (single
+    characters, at worst). Ids change: `base_rows` maps them back to the base's embeddings."""
+    path = Path(ckpt_dir) / (TOKENIZER_FILE + ".gz")
+    spec = read_tokenizer_spec(path)
+    vocab, unk = spec["model"]["vocab"], spec["model"]["unk_id"]
+    specials = {t["content"] for t in spec["added_tokens"]} | {vocab[unk][0]}
+    kept = [pair for pair in vocab if pair[0] in keep or pair[0] in specials]
+    new_id = {piece: i for i, (piece, _) in enumerate(kept)}
+    spec["model"]["vocab"], spec["model"]["unk_id"] = kept, new_id[vocab[unk][0]]
+    for token in spec["added_tokens"]:
+        token["id"] = new_id[token["content"]]
+    for token in spec["post_processor"]["special_tokens"].values():
+        token["ids"] = [new_id[t] for t in token["tokens"]]
+    with gzip.open(path, "wt", encoding="utf-8", compresslevel=9) as f:
+        json.dump(spec, f, ensure_ascii=False)
+    update_settings(ckpt_dir, {}, {**stage, "pieces": len(kept), "of": len(vocab)})
+
+
+def base_rows(ckpt_dir: str | Path, base_dir: str | Path) -> np.ndarray | None:
+    """For each piece of the checkpoint's tokenizer, its row in the base's word embeddings
+    (None when the checkpoint keeps the base's whole vocabulary)."""
+    ours = read_tokenizer_spec(Path(ckpt_dir) / (TOKENIZER_FILE + ".gz"))["model"]["vocab"]
+    base = read_tokenizer_spec(Path(base_dir) / TOKENIZER_FILE)["model"]["vocab"]
+    if len(ours) == len(base):
+        return None
+    row = {piece: i for i, (piece, _) in enumerate(base)}
+    return np.array([row[piece] for piece, _ in ours])
+
+
+class PieceTokenizer:
+    """The checkpoint's tokenizer through `tokenizers` alone (transformers takes a second to import),
+    called as a transformers tokenizer is where model/text.py windows a document."""
+
+    def __init__(self, backend, special: dict):
+        self.backend = backend
+        self.cls_token_id, self.sep_token_id, self.pad_token_id = (
+            backend.token_to_id(special[k]) for k in ("cls_token", "sep_token", "pad_token"))
+
+    def __call__(self, text: str, add_special_tokens: bool = False, return_offsets_mapping: bool = True,
+                 verbose: bool = False) -> dict:
+        enc = self.backend.encode(text, add_special_tokens=add_special_tokens)
+        return {"input_ids": enc.ids, "offset_mapping": enc.offsets}
+
+
+def load_tokenizer(ckpt_dir: str | Path) -> PieceTokenizer:
+    from tokenizers import Tokenizer
 
     ckpt_dir = Path(ckpt_dir)
-    with tempfile.TemporaryDirectory() as tmp:
-        with gzip.open(ckpt_dir / (TOKENIZER_FILE + ".gz"), "rb") as src, open(Path(tmp) / TOKENIZER_FILE, "wb") as dst:
-            shutil.copyfileobj(src, dst)
-        for extra in ckpt_dir.glob("*.json"):
-            if extra.name != CONFIG_FILE:
-                shutil.copy(extra, tmp)
-        return AutoTokenizer.from_pretrained(tmp)
+    with gzip.open(ckpt_dir / (TOKENIZER_FILE + ".gz"), "rt", encoding="utf-8") as f:
+        backend = Tokenizer.from_str(f.read())
+    return PieceTokenizer(backend, json.loads((ckpt_dir / "tokenizer_config.json").read_text()))

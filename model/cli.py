@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="checkpoint directory (default: the shipped model)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
     p.add_argument("--batch-size", type=positive_int, default=16, help="windows per forward pass")
+    p.add_argument("--backend", choices=("onnx", "torch"), default=None,
+                   help="onnx (the default on a CPU; built once from the model and cached) or torch")
     return p
 
 
@@ -69,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from model.predictor import Predictor
 
-        predictor = Predictor.load(args.model, args.device)
+        predictor = Predictor.load(args.model, args.device, args.backend)
     except (OSError, ValueError, RuntimeError) as e:
         print(f"classify: cannot load the model: {str(e).splitlines()[0]}", file=sys.stderr)
         return 1

@@ -21,6 +21,7 @@ from torch.nn import functional as F
 from model import checkpoint
 from model.base import base_path
 from model.labels import IGNORE, LABELS
+from model.text import batch_arrays
 
 FROZEN_PREFIX = "encoder.embeddings.word_embeddings."
 # Every linear layer of the encoder ("dense" is the attention output and both feed-forward ones)
@@ -92,8 +93,8 @@ def adapter_state(model: TelltaleModel) -> dict:
     return {k: v for k, v in model.state_dict().items() if "lora_" in k}
 
 
-def load(ckpt_dir: str | Path, device: str | torch.device = "cpu"):
-    """Load a checkpoint: returns (model in eval mode, tokenizer, settings)."""
+def load(ckpt_dir: str | Path, device: str | torch.device = "cpu") -> TelltaleModel:
+    """A checkpoint's network, in eval mode on `device`."""
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
 
@@ -110,11 +111,39 @@ def load(ckpt_dir: str | Path, device: str | torch.device = "cpu"):
         hf_logging.set_verbosity(verbosity)
         if bars:
             hf_logging.enable_progress_bar()
+    rows = checkpoint.base_rows(ckpt_dir, base_path(settings["base"]))
+    if rows is not None:  # the checkpoint's tokenizer keeps fewer pieces: their rows, in its order
+        embeddings = encoder.embeddings.word_embeddings.weight.detach()[torch.from_numpy(rows)]
+        encoder.embeddings.word_embeddings = nn.Embedding.from_pretrained(embeddings, freeze=True)
+        encoder.config.vocab_size = len(rows)
     model = load_weights(TelltaleModel(encoder), ckpt_dir)
     if settings.get("adapter_rank"):
         add_adapter(model, settings["adapter_rank"])
         _overlay(model, checkpoint.read_adapter(ckpt_dir), lambda k: "lora_" in k, ckpt_dir)
-    return model.to(device).eval(), checkpoint.load_tokenizer(ckpt_dir), settings
+    return model.to(device).eval()
+
+
+class TorchNetwork:
+    """A checkpoint's network run by torch, as `Predictor` runs a network (model/fast.py has the
+    other): windows in, per window (document logits, sentence logits, artifact probabilities) out."""
+
+    def __init__(self, model: TelltaleModel, pad_id: int, device="cpu"):
+        self.model, self.pad_id, self.device = model, pad_id, device
+
+    @classmethod
+    def load(cls, ckpt_dir: str | Path, device: str = "cpu", pad_id: int = 1) -> "TorchNetwork":
+        return cls(load(ckpt_dir, device), pad_id, device)
+
+    @torch.inference_mode()
+    def forward(self, windows, adapter: bool = False) -> list[tuple]:
+        ids, mask, sentence_ids = (torch.from_numpy(a) for a in batch_arrays(windows, self.pad_id))
+        with adapter_on(self.model, adapter):
+            out = self.model(ids.to(self.device), mask.to(self.device), sentence_ids.to(self.device))
+        logits = out["logits"].float().cpu().numpy()
+        sent = out["sentence_logits"]
+        sent = sent.float().cpu().numpy() if sent is not None else None
+        artifact = torch.softmax(out["token_logits"].float(), -1)[..., 1].cpu().numpy()
+        return [(logits[r], sent[r] if sent is not None else None, artifact[r]) for r in range(len(windows))]
 
 
 def load_weights(model: TelltaleModel, ckpt_dir: str | Path) -> TelltaleModel:

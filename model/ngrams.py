@@ -9,6 +9,7 @@ calibration gives (`ngram_weight`, model/calibration.py).
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,37 +19,54 @@ from model import checkpoint
 N_FEATURES = 2**18
 NGRAM_RANGE = (2, 4)
 MAX_CHARS = 5000  # the n-grams of one long document's first pages say what the rest would
+_SPACES = re.compile(r"\s\s+")
+
+
+def _ngrams(text: str) -> list[str]:
+    """Character n-grams within words, each word padded with a space: scikit-learn's `char_wb`."""
+    grams = []
+    for word in _SPACES.sub(" ", text.lower()).split():
+        word = f" {word} "
+        for n in range(NGRAM_RANGE[0], NGRAM_RANGE[1] + 1):
+            grams += [word[i : i + n] for i in range(max(len(word) - n, 0) + 1)]
+            if len(word) <= n:  # a short word gives one n-gram, once
+                break
+    return grams
+
+
+def _hashed(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """The feature indices of `text` and their counts, as scikit-learn's
+    HashingVectorizer(analyzer="char_wb") gives them (tests/test_ngrams.py holds the two
+    together), with murmurhash3 from `mmh3`: importing scikit-learn would be most of a cold start."""
+    from mmh3 import hash as murmur
+
+    hashes = np.array([murmur(g.encode("utf-8"), 0, signed=True) for g in _ngrams(text[:MAX_CHARS])], dtype=np.int64)
+    return np.unique(np.abs(hashes) % N_FEATURES, return_counts=True)
 
 
 def _counts(texts):
-    """Hashed n-gram counts: stateless, so the checkpoint needs no vocabulary."""
-    from sklearn.feature_extraction.text import HashingVectorizer
+    """Hashed n-gram counts, a sparse matrix for fitting. Stateless: the checkpoint needs no vocabulary."""
+    from scipy.sparse import csr_matrix
 
-    hasher = HashingVectorizer(analyzer="char_wb", ngram_range=NGRAM_RANGE, n_features=N_FEATURES,
-                               alternate_sign=False, norm=None, dtype=np.float32)
-    return hasher.transform([t[:MAX_CHARS] for t in texts])
+    hashed = [_hashed(t) for t in texts]
+    rows = np.concatenate([np.full(len(i), r) for r, (i, _) in enumerate(hashed)])
+    return csr_matrix((np.concatenate([c for _, c in hashed]).astype(np.float32),
+                       (rows, np.concatenate([i for i, _ in hashed]))), shape=(len(texts), N_FEATURES))
 
 
 class CharNgrams:
     def __init__(self, idf: np.ndarray, coef: np.ndarray, intercept: np.ndarray):
         self.idf, self.coef, self.intercept = idf, coef, intercept
 
-    def _features(self, texts):
-        from scipy.sparse import diags
-        from sklearn.preprocessing import normalize
-
-        x = _counts(texts)
-        x.data = np.log(x.data) + 1  # sublinear term frequency, as TfidfTransformer(sublinear_tf=True)
-        return normalize(x @ diags(self.idf))
-
     def probabilities(self, texts) -> np.ndarray:
         """[len(texts), labels] probabilities, rows in LABELS order."""
-        if not texts:
-            return np.zeros((0, len(self.intercept)), dtype=np.float32)
-        logits = self._features(texts) @ self.coef.T + self.intercept
-        logits = np.asarray(logits, dtype=np.float64)
-        logits -= logits.max(1, keepdims=True)
-        probs = np.exp(logits)
+        logits = np.zeros((len(texts), len(self.intercept)))
+        for r, text in enumerate(texts):
+            index, counts = _hashed(text)
+            # TfidfTransformer(sublinear_tf=True), then rows of unit length, as the fit saw them
+            x = (np.log(counts) + 1) * self.idf[index]
+            logits[r] = self.coef[:, index].astype(np.float64) @ (x / max(np.linalg.norm(x), 1e-12)) + self.intercept
+        probs = np.exp(logits - logits.max(1, keepdims=True))
         return probs / probs.sum(1, keepdims=True)
 
     @classmethod

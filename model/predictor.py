@@ -5,11 +5,11 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import torch
+import numpy as np
 
-from model import network
+from model import checkpoint
 from model.artifacts import flagged_phrases, is_untranslated, untranslated_words, word_scores
-from model.calibration import UNCERTAIN, Calibration
+from model.calibration import UNCERTAIN, Calibration, softmax
 from model.labels import LABELS
 from model.ngrams import CharNgrams
 from model.normalize import Normalized, normalize
@@ -60,7 +60,7 @@ class DocumentRun:
     spans: list[tuple[int, int]]
     windows: list[Window]
     outputs: list[tuple] = field(default_factory=list)  # per window: (logits, sentence logits, artifact probs)
-    ngram_probs: torch.Tensor | None = None  # the character n-gram model's, when the checkpoint has one
+    ngram_probs: np.ndarray | None = None  # the character n-gram model's, when the checkpoint has one
     no_punctuation: bool = False  # warned about, and read through the no-punctuation adapter if the checkpoint has one
 
     def token_scores(self) -> dict[tuple[int, int], float]:
@@ -109,21 +109,31 @@ def looks_like_prose(text: str) -> bool:
     return len(words) >= 0.35 * len(tokens) and len({w.lower() for w in words}) >= min(3, len(tokens) or 1)
 
 
-def resolve_device(name: str | None) -> torch.device:
-    """The torch device for `name` (default: CUDA when available), or a ValueError that says why not."""
+def resolve_device(name: str | None) -> str:
+    """`name` checked ("cpu", "cuda", "cuda:N"; default: CUDA when available), or a ValueError that says why not."""
     if name is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ValueError(f"unknown device {name!r}; use cpu, cuda or cuda:N") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
+        return "cuda" if _has_cuda() else "cpu"
+    if name == "cpu":
+        return name
+    kind, _, index = name.partition(":")
+    if kind != "cuda" or index and not index.isdigit():
+        raise ValueError(f"unknown device {name!r}; use cpu, cuda or cuda:N")
+    if not _has_cuda():
         raise ValueError(f"device {name!r}: CUDA is not available on this machine")
-    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+    import torch
+
+    if int(index or 0) >= torch.cuda.device_count():
         raise ValueError(f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-    if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"device {name!r}: only cpu and cuda are supported")
-    return device
+    return name
+
+
+def _has_cuda() -> bool:
+    # Importing torch is a second of every cold start: ask it only where an NVIDIA driver is.
+    if not Path("/proc/driver/nvidia").exists():
+        return False
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def english_share(text: str) -> float:
@@ -141,19 +151,37 @@ class Predictor:
         'original'
     """
 
-    def __init__(self, model, tokenizer, settings: dict, device, ngrams: CharNgrams | None = None,
+    def __init__(self, network, tokenizer, settings: dict, ngrams: CharNgrams | None = None,
                  calibration: Calibration | None = None):
-        self.model, self.tokenizer, self.settings, self.device = model, tokenizer, settings, device
+        self.network, self.tokenizer, self.settings = network, tokenizer, settings
         self.ngrams = ngrams
         self.calibration = calibration or Calibration()
 
     @classmethod
-    def load(cls, path: str | Path | None = None, device: str | None = None) -> "Predictor":
-        """Load a checkpoint directory (default: the model shipped in the repo)."""
+    def load(cls, path: str | Path | None = None, device: str | None = None, backend: str | None = None) -> "Predictor":
+        """Load a checkpoint directory (default: the model shipped in the repo).
+
+        backend: "onnx" (int8 through ONNX Runtime, the default on a CPU; built once from the
+        checkpoint and cached, model/fast.py) or "torch" (the checkpoint's own weights; the
+        default on a GPU)."""
+        path = Path(path or SHIPPED)
         device = resolve_device(device)
-        model, tokenizer, settings = network.load(path or SHIPPED, device)
-        return cls(model, tokenizer, settings, device, CharNgrams.load(path or SHIPPED),
-                   Calibration.from_dict(settings["calibration"]))
+        backend = backend or ("onnx" if device == "cpu" else "torch")
+        settings = checkpoint.read_settings(path)
+        tokenizer = checkpoint.load_tokenizer(path)
+        if backend == "onnx":
+            if device != "cpu":
+                raise ValueError("the onnx backend runs on the CPU; use backend='torch' for a GPU")
+            from model.fast import OnnxNetwork
+
+            network = OnnxNetwork.load(path, tokenizer.pad_token_id)
+        elif backend == "torch":
+            from model.network import TorchNetwork
+
+            network = TorchNetwork.load(path, device, tokenizer.pad_token_id)
+        else:
+            raise ValueError(f"unknown backend {backend!r}; use onnx or torch")
+        return cls(network, tokenizer, settings, CharNgrams.load(path), Calibration.from_dict(settings["calibration"]))
 
     def predict_one(self, text: str, **kwargs) -> Prediction:
         return self.predict([text], **kwargs)[0]
@@ -183,7 +211,6 @@ class Predictor:
                     for run in self.run(texts[i : i + DOCS_PER_RUN], batch_size)]
         return out
 
-    @torch.inference_mode()
     def run(self, texts, batch_size: int = 16) -> list["DocumentRun"]:
         """The model's raw outputs for each text, before calibration and assembly."""
         docs = []
@@ -199,41 +226,23 @@ class Predictor:
         for no_punctuation in (False, True):  # text without punctuation reads through the adapter, if any
             order = sorted((i for i in range(len(flat)) if unpunctuated[i] == no_punctuation),
                            key=lambda i: len(flat[i].input_ids))  # less padding
-            with network.adapter_on(self.model, no_punctuation):
-                for b in range(0, len(order), batch_size):
-                    idx = order[b : b + batch_size]
-                    for i, out in zip(idx, self._forward([flat[i] for i in idx])):
-                        outputs[i] = out
+            for b in range(0, len(order), batch_size):
+                idx = order[b : b + batch_size]
+                for i, out in zip(idx, self.network.forward([flat[i] for i in idx], adapter=no_punctuation)):
+                    outputs[i] = out
         first = 0
         for doc in docs:  # `flat` holds each document's windows in a row
             doc.outputs, first = outputs[first : first + len(doc.windows)], first + len(doc.windows)
         if self.ngrams:
             for doc, probs in zip(docs, self.ngrams.probabilities([doc.norm.text for doc in docs])):
-                doc.ngram_probs = torch.from_numpy(probs).float()
+                doc.ngram_probs = probs
         return docs
 
-    def _forward(self, windows) -> list[tuple]:
-        width = max(len(w.input_ids) for w in windows)
-        pad = self.tokenizer.pad_token_id
-        ids = torch.full((len(windows), width), pad, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        sentence_ids = torch.full_like(ids, -1)
-        for r, w in enumerate(windows):
-            ids[r, : len(w.input_ids)] = torch.tensor(w.input_ids)
-            mask[r, : len(w.input_ids)] = 1
-            sentence_ids[r, : len(w.input_ids)] = torch.tensor(w.local_sentences()[1])
-        out = self.model(ids.to(self.device), mask.to(self.device), sentence_ids.to(self.device))
-        logits = out["logits"].float().cpu()
-        sent = out["sentence_logits"]
-        sent = sent.float().cpu() if sent is not None else None
-        artifact = torch.softmax(out["token_logits"].float(), -1)[..., 1].cpu()
-        return [(logits[r], sent[r] if sent is not None else None, artifact[r]) for r in range(len(windows))]
-
-    def document_probabilities(self, run: "DocumentRun", calibration: Calibration | None = None) -> torch.Tensor:
+    def document_probabilities(self, run: "DocumentRun", calibration: Calibration | None = None) -> np.ndarray:
         """Calibrated probabilities of a document (with `calibration` instead of the checkpoint's, if given)."""
-        weights = torch.tensor([float(max(len(w.token_spans), 1)) for w in run.windows])
+        weights = np.array([float(max(len(w.token_spans), 1)) for w in run.windows])
         return (calibration or self.calibration).document_probabilities(
-            torch.stack([o[0] for o in run.outputs]), weights, run.ngram_probs if self.ngrams else None)
+            np.stack([o[0] for o in run.outputs]), weights, run.ngram_probs if self.ngrams else None)
 
     def assemble(self, run: DocumentRun, want_sentences: bool = True, want_artifacts: bool = True,
                  threshold: float | None = None) -> Prediction:
@@ -262,15 +271,15 @@ class Predictor:
 
     def _sentences(self, run) -> list[Sentence]:
         text, norm, spans = run.text, run.norm, run.spans
-        total = torch.zeros(len(spans), len(LABELS))
+        total = np.zeros((len(spans), len(LABELS)))
         for w, (_, sent_logits, _) in zip(run.windows, run.outputs):
             present, local = w.local_sentences()
             for j, s in enumerate(present):
                 n_tokens = sum(1 for x in local if x == j)
-                total[s] += torch.softmax(sent_logits[j] / self.calibration.temperature, -1) * n_tokens
+                total[s] += softmax(np.asarray(sent_logits[j], dtype=np.float64) / self.calibration.temperature) * n_tokens
         out = []
         for s, (a, b) in enumerate(spans):
-            p = total[s] / total[s].sum() if total[s].sum() > 0 else torch.full((len(LABELS),), 1 / len(LABELS))
+            p = total[s] / total[s].sum() if total[s].sum() > 0 else np.full(len(LABELS), 1 / len(LABELS))
             start, end = norm.span(a, b)
             out.append(Sentence(text[start:end], start, end, LABELS[int(p.argmax())], _as_dict(p)))
         return out

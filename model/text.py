@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 # A sentence ends at . ! or ? (plus closing quotes/brackets) followed by whitespace and
 # something that can start a sentence, or at a paragraph break.
 _BOUNDARY = re.compile(r"""(?P<end>[.!?]["'”’)\]]*)\s+(?=["'“‘(\[]?[A-Z0-9])|(?P<para>\n\s*\n)""")
@@ -92,3 +94,17 @@ def encode_document(tokenizer, text: str, sentences: list[tuple[int, int]], max_
             sentence_ids=sentence_of[start:end],
         ))
     return windows
+
+
+def batch_arrays(windows, pad_id: int) -> tuple:
+    """Windows as padded int64 arrays: input ids, attention mask, and each token's sentence
+    within its window (-1 for none), which the sentence logits pool by."""
+    width = max(len(w.input_ids) for w in windows)
+    ids = np.full((len(windows), width), pad_id, dtype=np.int64)
+    mask = np.zeros_like(ids)
+    sentence_ids = np.full_like(ids, -1)
+    for r, w in enumerate(windows):
+        ids[r, : len(w.input_ids)] = w.input_ids
+        mask[r, : len(w.input_ids)] = 1
+        sentence_ids[r, : len(w.input_ids)] = w.local_sentences()[1]
+    return ids, mask, sentence_ids

@@ -216,7 +216,9 @@ def main(argv=None) -> int:
     p.add_argument("--resume", action="store_true",
                    help="continue a killed run: keep OUTPUT's first N records, classify the rest")
     p.add_argument("--model", default=None, help="checkpoint directory (default: the shipped model)")
-    p.add_argument("--device", default=None)
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
+    p.add_argument("--backend", choices=("onnx", "torch"), default=None,
+                   help="onnx (the default on a CPU; built once from the model and cached) or torch")
     p.add_argument("--batch-size", type=positive_int, default=16, help="windows per forward pass")
     p.add_argument("--chunk", type=positive_int, default=64, help="documents per prediction call")
     p.add_argument("--max-bytes", type=positive_int, default=DEFAULT_MAX_BYTES)
@@ -246,7 +248,7 @@ def main(argv=None) -> int:
     except ValueError as e:
         return fail(str(e))
     try:
-        predictor = Predictor.load(args.model, args.device)
+        predictor = Predictor.load(args.model, args.device, args.backend)
     except (OSError, ValueError, RuntimeError) as e:
         return fail(f"cannot load the model: {str(e).splitlines()[0]}", 1)
 

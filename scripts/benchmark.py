@@ -1,9 +1,13 @@
-"""Measure the shipped model: throughput, cold start of `classify`, peak memory.
+"""Measure a telltale checkout: throughput, cold start of `classify`, peak memory; beside another.
 
-    python scripts/benchmark.py [--docs 48] [--out docs/benchmarks.md]
+    python scripts/benchmark.py [--docs 32] [--baseline ../telltale-before] [--out docs/benchmarks.md]
 
-Documents are ~500 words, assembled from the project's own example text. Batch size is
-documents per `predict` call (sentences and artifacts on, as `classify` prints them).
+`--baseline` is another checkout of the project (its own code and model, e.g. `git worktree add
+../telltale-before HEAD~1`), measured the same way in the same run, so that the two are compared
+on one machine under one load. Every measurement runs in a fresh process, in the checkout's own
+folder, through the public API only (`Predictor.load()`, `predict`), so any two versions compare.
+Documents are ~500 words, assembled from the project's own example text; batch size is documents
+per `predict` call, with sentence labels and artifacts on, as `classify` prints them.
 """
 from __future__ import annotations
 
@@ -11,9 +15,6 @@ import argparse
 import json
 import os
 import platform
-import random
-import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -21,95 +22,115 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "harbour-vote.txt"
+EXAMPLE = "examples/harbour-vote.txt"
 
-
-def documents(n: int, words: int = 500, seed: int = 0) -> list[str]:
-    from model.text import split_sentences
-
-    text = EXAMPLE.read_text(encoding="utf-8")
-    sentences = [text[s:e] for s, e in split_sentences(text)]
-    rng = random.Random(seed)
-    docs = []
-    for _ in range(n):
-        picked = []
-        while sum(len(s.split()) for s in picked) < words:
-            picked.append(rng.choice(sentences))
-        docs.append(" ".join(picked))
-    return docs
-
-
-def throughput(predictor, docs, batch_size: int) -> dict:
-    predictor.predict(docs[: max(batch_size, 2)], batch_size=32)  # warm-up
-    start = time.perf_counter()
-    n_sentences = 0
-    for i in range(0, len(docs), batch_size):
-        for p in predictor.predict(docs[i : i + batch_size], batch_size=32):
-            n_sentences += len(p.sentences)
+# Run in the measured checkout: `documents` is inlined so that an older checkout needs nothing new.
+WORKER = r"""
+import json, random, resource, sys, time
+from model import Predictor
+from model.text import split_sentences
+n, batch_sizes, device = int(sys.argv[1]), [int(b) for b in sys.argv[2].split(",")], sys.argv[3] or None
+text = open("examples/harbour-vote.txt", encoding="utf-8").read()
+sentences = [text[s:e] for s, e in split_sentences(text)]
+rng, docs = random.Random(0), []
+for _ in range(n):
+    picked = []
+    while sum(len(s.split()) for s in picked) < 500:
+        picked.append(rng.choice(sentences))
+    docs.append(" ".join(picked))
+predictor = Predictor.load(device=device) if device else Predictor.load()
+predictor.predict(docs[:2], batch_size=32)  # warm-up
+out = []
+for bs in batch_sizes:
+    start, n_sentences = time.perf_counter(), 0
+    for i in range(0, len(docs), bs):
+        n_sentences += sum(len(p.sentences) for p in predictor.predict(docs[i : i + bs], batch_size=32))
     seconds = time.perf_counter() - start
-    return {"batch_size": batch_size, "docs_per_s": len(docs) / seconds, "sentences_per_s": n_sentences / seconds}
+    out.append({"batch_size": bs, "docs_per_s": len(docs) / seconds, "sentences_per_s": n_sentences / seconds})
+print(json.dumps({"throughput": out, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
 
 
-def cold_start(runs: int = 3) -> dict:
-    classify = shutil.which("classify") or str(Path(sys.executable).parent / "classify")
-    times = []
-    for _ in range(runs):
+def measure(checkout: Path, docs: int, batch_sizes: str, device: str = "") -> dict:
+    done = subprocess.run([sys.executable, "-c", WORKER, str(docs), batch_sizes, device], cwd=checkout,
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(checkout)})
+    if done.returncode:
+        raise SystemExit(f"benchmark worker failed in {checkout}:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def cold_start(checkout: Path, runs: int = 3) -> dict:
+    """`classify` on one file, process start to output: the median of `runs` after one untimed run
+    (which builds any cache the checkout keeps), and the peak memory of the slowest."""
+    times, peaks = [], []
+    for i in range(runs + 1):
         start = time.perf_counter()
-        subprocess.run([classify, str(EXAMPLE)], check=True, capture_output=True)
-        times.append(time.perf_counter() - start)
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {"seconds_median": statistics.median(times), "seconds_all": times, "peak_rss_mb": peak_kb / 1024}
+        done = subprocess.run(["/usr/bin/time", "-f", "%M", sys.executable, "-m", "model.cli", EXAMPLE], cwd=checkout,
+                              capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(checkout)})
+        if i:
+            times.append(time.perf_counter() - start)
+            peaks.append(int(done.stderr.strip().splitlines()[-1]) / 1024)
+    return {"seconds_median": statistics.median(times), "seconds_all": times, "peak_rss_mb": max(peaks)}
+
+
+def model_mb(checkout: Path) -> float:
+    return sum(p.stat().st_size for p in (checkout / "model" / "weights").iterdir() if p.is_file()) / 2**20
 
 
 def machine() -> str:
-    import torch
-
     cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return f"{cpu}, {os.cpu_count()} cores"
+
+
+def label(checkout: Path) -> str:
+    done = subprocess.run(["git", "log", "-1", "--format=%h"], cwd=checkout, capture_output=True, text=True)
+    return done.stdout.strip() or str(checkout)
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--docs", type=int, default=48)
+    parser.add_argument("--docs", type=int, default=32)
+    parser.add_argument("--baseline", type=Path, default=None, help="another checkout, measured beside this one")
+    parser.add_argument("--gpu", action="store_true", help="also batch 256 on CUDA (this checkout)")
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     args = parser.parse_args(argv)
-    import torch
+    checkouts = {"this": ROOT, **({"baseline": args.baseline.resolve()} if args.baseline else {})}
+    results = {"machine": machine(), "documents": args.docs, "words_per_doc": 500}
+    for name, checkout in checkouts.items():
+        results[name] = {"commit": label(checkout), "model_mb": model_mb(checkout), "cold_start": cold_start(checkout),
+                         **measure(checkout, args.docs, "1,8,32")}
+    if args.gpu:
+        results["gpu"] = measure(ROOT, max(args.docs, 512), "256", "cuda")
 
-    from model import Predictor
+    names = list(checkouts)
+    head = " | ".join(f"{n} ({results[n]['commit']})" for n in names)
+    lines = ["# Benchmarks", "", f"Machine: {results['machine']}. Command: `python scripts/benchmark.py --docs {args.docs}"
+             + (" --baseline CHECKOUT`" if args.baseline else "`") + f" ({args.docs} documents of ~500 words, sentence "
+             "labels and artifacts on; every figure from one run, each in a fresh process).", "",
+             f"| measure | {head} |" + (" ratio |" if len(names) == 2 else ""), "|---|" + "---|" * (len(names) + (len(names) == 2))]
 
-    results = {"machine": machine(), "documents": args.docs, "words_per_doc": 500, "cold_start": cold_start()}
-    docs = documents(args.docs)
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    for device in devices:
-        predictor = Predictor.load(device=device)
-        results[device] = [throughput(predictor, docs, bs) for bs in (1, 8, 32)]
-        del predictor
-    results["peak_rss_mb_benchmark_process"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    if torch.cuda.is_available():
-        results["gpu"] = torch.cuda.get_device_name()
+    def row(title, values, fmt, word, higher_is_better=False):
+        """With a baseline, the ratio of the two, as `word` says it ("2.0x faster")."""
+        cells = [format(v, fmt) for v in values]
+        if len(values) == 2:
+            cells.append(f"{(values[0] / values[1] if higher_is_better else values[1] / values[0]):.2f}x {word}")
+        lines.append(f"| {title} | " + " | ".join(cells) + " |")
 
-    lines = ["# Benchmarks", "", f"Machine: {results['machine']}" + (f"; GPU {results['gpu']}" if "gpu" in results else ""),
-             f"Command: `python scripts/benchmark.py --docs {args.docs}` ({args.docs} documents of ~500 words, "
-             "sentence labels and artifacts on).", "",
-             "| device | batch size (docs per call) | documents/s | sentences/s |", "|---|---|---|---|"]
-    for device in devices:
-        lines += [f"| {device} | {r['batch_size']} | {r['docs_per_s']:.2f} | {r['sentences_per_s']:.1f} |"
-                  for r in results[device]]
-    c = results["cold_start"]
-    lines += ["", f"Cold start of `classify examples/harbour-vote.txt` (process start to output, median of 3): "
-              f"{c['seconds_median']:.2f} s; its peak memory (max RSS): {c['peak_rss_mb']:.0f} MB.",
-              f"Peak memory of the benchmark process (model loaded, batch 32): "
-              f"{results['peak_rss_mb_benchmark_process']:.0f} MB.", ""]
+    for i, bs in enumerate((1, 8, 32)):
+        row(f"documents/s, batch {bs}", [results[n]["throughput"][i]["docs_per_s"] for n in names], ".2f", "faster", True)
+    row("cold start of `classify` on one file, s", [results[n]["cold_start"]["seconds_median"] for n in names], ".2f", "faster")
+    row("peak memory of that `classify`, MB", [results[n]["cold_start"]["peak_rss_mb"] for n in names], ".0f", "less")
+    row("peak memory of the benchmark process, MB", [results[n]["peak_rss_mb"] for n in names], ".0f", "less")
+    row("model directory, MB", [results[n]["model_mb"] for n in names], ".1f", "less")
+    if "gpu" in results:
+        lines += ["", f"GPU, batch 256: {results['gpu']['throughput'][0]['docs_per_s']:.1f} documents/s."]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines))
+    out.write_text("\n".join(lines) + "\n")
     out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
     print("\n".join(lines))
 

@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-import torch
 
 from conftest import ARTICLE
 from model.calibration import Calibration
@@ -32,19 +31,36 @@ def test_ngram_model_survives_its_checkpoint_file_and_reads_styles(tmp_path):
     assert loaded.probabilities([]).shape == (0, 3)
 
 
+def test_hashed_ngrams_are_scikit_learns_and_so_are_the_probabilities():
+    from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+    from sklearn.linear_model import LogisticRegression
+
+    from model.ngrams import MAX_CHARS, N_FEATURES, NGRAM_RANGE, _counts
+
+    texts = [*STYLES, ARTICLE, "Ein  Fähranleger\tam Hafen,\n\nI a ab abc Ü é 5-2 ’s", "", "x" * (MAX_CHARS + 50)]
+    hasher = HashingVectorizer(analyzer="char_wb", ngram_range=NGRAM_RANGE, n_features=N_FEATURES,
+                               alternate_sign=False, norm=None, dtype=np.float32)
+    reference = hasher.transform([t[:MAX_CHARS] for t in texts])
+    assert (_counts(texts) != reference).nnz == 0
+    tfidf = TfidfTransformer(sublinear_tf=True).fit(reference)
+    clf = LogisticRegression(max_iter=300).fit(tfidf.transform(reference[:3]), [0, 1, 2])
+    model = CharNgrams(tfidf.idf_, clf.coef_, clf.intercept_)
+    assert model.probabilities(texts) == pytest.approx(clf.predict_proba(tfidf.transform(reference)), abs=1e-6)
+
+
 def test_a_checkpoint_without_ngrams_has_none(tmp_path):
     assert CharNgrams.load(tmp_path) is None
 
 
 def _run(window_logits, ngram_probs):
     window = Window(input_ids=[0, 5, 1], token_spans=[(0, 4)], sentence_ids=[0])
-    return DocumentRun("text", None, [(0, 4)], [window], [(torch.tensor(window_logits), None, None)],
-                       torch.tensor(ngram_probs))
+    return DocumentRun("text", None, [(0, 4)], [window], [(np.array(window_logits), None, None)],
+                       np.array(ngram_probs))
 
 
 def test_ngram_weight_mixes_the_two_verdicts():
     calibration = Calibration(ngram_weight=0.5)
-    predictor = Predictor(None, None, {}, "cpu", ngrams=object(), calibration=calibration)
+    predictor = Predictor(None, None, {}, ngrams=object(), calibration=calibration)
     run = _run([0.0, 0.0, 0.0], [0.8, 0.1, 0.1])
     assert predictor.document_probabilities(run, calibration.replace(ngram_weight=0.0)).tolist() == pytest.approx([1 / 3] * 3)
     assert predictor.document_probabilities(run, calibration.replace(ngram_weight=1.0)).tolist() == pytest.approx([0.8, 0.1, 0.1])
@@ -60,10 +76,10 @@ def test_calibration_recovers_an_under_called_label_within_the_human_budget():
     docs = (rows("original", "news", None, "human", 40) + rows("machine-translated", "wmt", "x", "mt", 40)
             + rows("ai-rewritten", "news", "llm", "llm-rewrite", 40))
     logits = [[2.0, 0.0, 0.0]] * 40 + [[1.0, 0.8, 0.0]] * 40 + [[0.0, 0.0, 2.0]] * 40  # MT read as original, narrowly
-    predictor = Predictor(None, None, {}, "cpu")
+    predictor = Predictor(None, None, {})
     chosen = fit_calibration(predictor, [_run(l, [1 / 3] * 3) for l in logits], docs, log=lambda _: None)
     assert chosen.label_prior[0] == 1.0 and chosen.label_prior[1] > 1.0
-    probs = np.stack([predictor.document_probabilities(_run(l, [1 / 3] * 3), chosen).numpy() for l in logits])
+    probs = np.stack([predictor.document_probabilities(_run(l, [1 / 3] * 3), chosen) for l in logits])
     assert (probs.argmax(1) == [0] * 40 + [1] * 40 + [2] * 40).all()
     assert 1 / 3 <= chosen.machine_bar < 1 and 1 / 3 <= chosen.original_bar < 1
 

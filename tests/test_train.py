@@ -24,9 +24,10 @@ def test_tiny_config_trains_a_loadable_checkpoint(tiny):
     assert {"telltale.json", "heads_and_encoder.safetensors", "tokenizer.json.gz", "char_ngrams.safetensors"} <= files
     assert sum(p.stat().st_size for p in tiny.iterdir() if p.is_file()) < 50 * 2**20
     settings = json.loads((tiny / "telltale.json").read_text())
-    train, ngrams = settings["lineage"]
+    train, ngrams, vocabulary = settings["lineage"]
     assert settings["labels"] == list(LABELS) and (train["stage"], train["steps"]) == ("train", 4)
     assert train["train_loss"] > 0 and ngrams["stage"] == "ngrams"
+    assert vocabulary["stage"] == "vocabulary" and vocabulary["pieces"] < vocabulary["of"] / 5
     p = Predictor.load(tiny).predict_one(ARTICLE)
     assert p.label in LABELS or p.label == "uncertain"
     assert sum(p.probabilities.values()) == pytest.approx(1.0, abs=1e-5)

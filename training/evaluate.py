@@ -122,8 +122,8 @@ def evaluate_checkpoint(ckpt: str | Path, cfg: TrainConfig, max_docs: int = 0, p
     runs = predictor.run([r["text"] for r in test_rows], batch_size)
     gold = [LABEL2ID[r["label"]] for r in test_rows]
     uncalibrated = calibration.replace(temperature=1.0, label_prior=(1.0,) * len(LABELS))
-    raw = np.stack([predictor.document_probabilities(r, uncalibrated).numpy() for r in runs])
-    probs = np.stack([predictor.document_probabilities(r).numpy() for r in runs])
+    raw = np.stack([predictor.document_probabilities(r, uncalibrated) for r in runs])
+    probs = np.stack([predictor.document_probabilities(r) for r in runs])
     pred = probs.argmax(1).tolist()
     alone = calibration.replace(ngram_weight=0.0)
     transformer_alone = [int(predictor.document_probabilities(r, alone).argmax()) for r in runs]

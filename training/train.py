@@ -1,5 +1,5 @@
-"""Train a telltale model: config -> corpus -> examples -> Trainer (+ character n-grams) -> checkpoint
--> calibration and the yardstick report (with `evaluate: true` in the config, or --evaluate).
+"""Train a telltale model: config -> corpus -> examples -> Trainer -> checkpoint (+ character n-grams,
+a pruned vocabulary) -> calibration and the yardstick report (`evaluate: true` or --evaluate).
 
     python -m training.train --config configs/recipe.yaml [--set key=value ...] [--evaluate]
 
@@ -25,6 +25,7 @@ from model.base import base_path
 from training.config import TrainConfig
 from training.corpus import Collator, build_examples, load_spans, load_splits, split_of
 from training.ngrams import add_ngrams
+from training.vocabulary import prune as prune_vocabulary
 
 log = logging.getLogger("telltale.train")
 
@@ -45,6 +46,8 @@ def main(argv=None) -> Path:
         train(cfg)
     if not cfg.adapter_rank and "ngrams" not in stages_done(out, cfg):
         add_ngrams(out, cfg)  # the linear model beside the transformer (model/ngrams.py)
+    if not cfg.adapter_rank and "vocabulary" not in stages_done(out, cfg):
+        prune_vocabulary(out, cfg)  # the pieces English news uses (training/vocabulary.py)
     if (args.evaluate or cfg.evaluate) and not (out / "yardstick.json").exists():
         from training.yardstick import main as yardstick
 

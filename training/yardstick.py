@@ -93,7 +93,7 @@ class RunCache:
 
 
 def probabilities(predictor: Predictor, runs, calibration: Calibration | None = None) -> np.ndarray:
-    return np.stack([predictor.document_probabilities(r, calibration).numpy() for r in runs])
+    return np.stack([predictor.document_probabilities(r, calibration) for r in runs])
 
 
 # --- calibration, chosen on validation + ood ----------------------------------------------------

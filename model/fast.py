@@ -1,0 +1,150 @@
+"""The CPU path (issue 22): a checkpoint's network as ONNX, run by ONNX Runtime.
+
+The graph is the encoder after its word embeddings (one more with the no-punctuation adapter,
+when the checkpoint has one). The word embeddings (250k x 384, the base's, frozen) are a
+memory-mapped array: a document pages in only the rows of its own pieces, so they cost next to
+no memory. The two small heads run here in numpy. Outputs are the torch network's, to float
+rounding; neither torch nor transformers is imported to run it, which is most of a cold start.
+Weights stay fp32: int8 (onnxruntime's `quantize_dynamic`) moved document logits by up to 1.7 on
+this model, for little speed on a CPU without VNNI (docs/benchmarks.md).
+
+The ONNX files are built from the checkpoint on first use (about a minute, with torch) and cached
+outside the repo under ~/.cache/telltale/onnx (TELLTALE_CACHE), keyed by the checkpoint's files,
+as the base encoder's conversion is (model/base.py).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from model import checkpoint
+from model.base import cache_dir
+from model.calibration import softmax
+from model.text import batch_arrays
+
+PLAIN, ADAPTED = "network.onnx", "network-no-punctuation.onnx"
+HEADS, EMBEDDINGS = "heads.npz", "word_embeddings.npy"
+FORMAT = 1  # bump when the export changes: older caches are rebuilt
+
+
+def cache_path(ckpt_dir: str | Path) -> Path:
+    """Where `ckpt_dir`'s ONNX files live: keyed by the bytes of the files they are made from."""
+    digest = hashlib.sha256(str(FORMAT).encode())
+    for name in (checkpoint.CONFIG_FILE, checkpoint.WEIGHTS_FILE, checkpoint.ADAPTER_FILE, checkpoint.TOKENIZER_FILE + ".gz"):
+        path = Path(ckpt_dir) / name
+        if path.exists():
+            digest.update(name.encode() + path.read_bytes() if name != checkpoint.CONFIG_FILE else
+                          json.dumps({k: v for k, v in checkpoint.read_settings(ckpt_dir).items()
+                                      if k in ("base", "adapter_rank")}).encode())
+    return cache_dir() / "onnx" / digest.hexdigest()[:16]
+
+
+def export(ckpt_dir: str | Path, out_dir: str | Path) -> Path:
+    """Write the ONNX graph(s), word embeddings and heads of `ckpt_dir` into `out_dir` (needs torch)."""
+    import torch
+
+    from model.network import adapter_on, load
+
+    model = load(ckpt_dir, "cpu")
+    out = Path(out_dir)
+    tmp = out.with_name(f"{out.name}.{os.getpid()}.partial")  # two processes may build at once
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+
+    class Encoder(torch.nn.Module):
+        def __init__(self, encoder):
+            super().__init__()
+            self.encoder = encoder
+
+        def forward(self, inputs_embeds, attention_mask):
+            return self.encoder(inputs_embeds=inputs_embeds, attention_mask=attention_mask).last_hidden_state
+
+    embeddings = model.encoder.embeddings.word_embeddings.weight.detach()
+    np.save(tmp / EMBEDDINGS, embeddings.float().numpy())
+    # a padded row in the example: traced on an all-ones mask, the graph would drop the mask
+    mask = torch.ones((2, 16), dtype=torch.long)
+    mask[1, 10:] = 0
+    example = (embeddings[torch.ones_like(mask)], mask)
+    graphs = [(PLAIN, False)] + ([(ADAPTED, True)] if checkpoint.read_settings(ckpt_dir).get("adapter_rank") else [])
+    for name, adapter in graphs:
+        # the tracer's warnings are about branches on shapes that the padded example settles
+        with adapter_on(model, adapter), torch.inference_mode(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(Encoder(model.encoder).eval(), example, str(tmp / name), dynamo=False,
+                              input_names=["inputs_embeds", "attention_mask"], output_names=["hidden"],
+                              dynamic_axes={"inputs_embeds": {0: "batch", 1: "tokens"},
+                                            "attention_mask": {0: "batch", 1: "tokens"},
+                                            "hidden": {0: "batch", 1: "tokens"}}, opset_version=17)
+    heads = {}
+    for prefix, adapter in (("", False), ("adapted_", True)):  # the adapter reaches the sequence head too
+        with adapter_on(model, adapter), torch.inference_mode():
+            for name in ("sequence_head", "token_head"):
+                layer, eye = getattr(model, name), torch.eye(model.encoder.config.hidden_size)
+                bias = layer(torch.zeros_like(eye[:1]))[0]
+                heads[f"{prefix}{name}.weight"], heads[f"{prefix}{name}.bias"] = (layer(eye) - bias).T.numpy(), bias.numpy()
+    np.savez(tmp / HEADS, **{k.replace(".", "/"): v for k, v in heads.items()})
+    try:
+        tmp.rename(out)
+    except OSError:  # another process finished first: its files are the same
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+class OnnxNetwork:
+    """Runs windows as `model.network.TorchNetwork` does, through ONNX Runtime."""
+
+    def __init__(self, folder: Path, pad_id: int = 1, threads: int | None = None):
+        import onnxruntime as ort
+
+        self.folder, self.pad_id = folder, pad_id
+        self.options = ort.SessionOptions()
+        self.options.intra_op_num_threads = threads or int(os.environ.get("TELLTALE_THREADS", 0))
+        self.sessions = {}
+        self.heads = {k.replace("/", "."): v for k, v in np.load(folder / HEADS).items()}
+        self.embeddings = np.load(folder / EMBEDDINGS, mmap_mode="r")
+
+    @classmethod
+    def load(cls, ckpt_dir: str | Path, pad_id: int = 1) -> "OnnxNetwork":
+        folder = cache_path(ckpt_dir)
+        if not (folder / PLAIN).exists():
+            print(f"telltale: building the ONNX model of {ckpt_dir} (once; it is cached in {folder.parent})",
+                  file=sys.stderr)
+            export(ckpt_dir, folder)
+        return cls(folder, pad_id)
+
+    def _session(self, adapter: bool):
+        name = ADAPTED if adapter and (self.folder / ADAPTED).exists() else PLAIN
+        if name not in self.sessions:  # the adapted graph only once text without punctuation comes
+            import onnxruntime as ort
+
+            self.sessions[name] = ort.InferenceSession(str(self.folder / name), self.options,
+                                                       providers=["CPUExecutionProvider"])
+        return self.sessions[name], name == ADAPTED
+
+    def forward(self, windows, adapter: bool = False) -> list[tuple]:
+        ids, mask, sentence_ids = batch_arrays(windows, self.pad_id)
+        session, adapted = self._session(adapter)
+        hidden = session.run(["hidden"], {"inputs_embeds": self.embeddings[ids], "attention_mask": mask})[0]
+        prefix = "adapted_" if adapted else ""
+        w, b = self.heads[f"{prefix}sequence_head.weight"], self.heads[f"{prefix}sequence_head.bias"]
+        tw, tb = self.heads[f"{prefix}token_head.weight"], self.heads[f"{prefix}token_head.bias"]
+        m = mask[..., None].astype(hidden.dtype)
+        logits = ((hidden * m).sum(1) / np.maximum(m.sum(1), 1)) @ w.T + b
+        artifact = softmax(hidden @ tw.T + tb)[..., 1]
+        out = []
+        for r in range(len(windows)):
+            n_sent = int(sentence_ids[r].max()) + 1
+            if n_sent > 0:
+                member = (sentence_ids[r][None, :] == np.arange(n_sent)[:, None]).astype(hidden.dtype)
+                sentences = (member @ hidden[r]) / np.maximum(member.sum(1, keepdims=True), 1) @ w.T + b
+            else:
+                sentences = None
+            out.append((logits[r], sentences, artifact[r]))
+        return out

@@ -1,0 +1,52 @@
+"""The ONNX Runtime path (model/fast.py) is the default on a CPU: it must say what torch says."""
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ARTICLE, ROOT
+
+
+@pytest.fixture(scope="module")
+def torch_predictor():
+    from model import Predictor
+
+    return Predictor.load(backend="torch")
+
+
+def test_the_default_on_a_cpu_is_onnx(predictor):
+    from model.fast import OnnxNetwork
+
+    assert isinstance(predictor.network, OnnxNetwork)
+
+
+@pytest.mark.parametrize("text", [ARTICLE, re.sub(r"[^\w\s]", "", ARTICLE) * 3], ids=["prose", "no punctuation"])
+def test_onnx_and_torch_give_the_same_prediction(predictor, torch_predictor, text):
+    fast, reference = predictor.predict_one(text), torch_predictor.predict_one(text)
+    assert fast.label == reference.label and fast.flags == reference.flags
+    assert list(fast.probabilities.values()) == pytest.approx(list(reference.probabilities.values()), abs=1e-4)
+    assert [(s.start, s.end, s.label) for s in fast.sentences] == [(s.start, s.end, s.label) for s in reference.sentences]
+    for a, b in zip(fast.sentences, reference.sentences):
+        assert list(a.probabilities.values()) == pytest.approx(list(b.probabilities.values()), abs=1e-4)
+    assert [(a.start, a.end, a.kind) for a in fast.artifacts] == [(a.start, a.end, a.kind) for a in reference.artifacts]
+
+
+def test_classify_on_a_cpu_never_imports_torch(tmp_path):
+    article = tmp_path / "article.txt"
+    article.write_text(ARTICLE, encoding="utf-8")
+    code = ("import sys; from model.cli import main; status = main([sys.argv[1], '--device', 'cpu']); "
+            "print('torch' in sys.modules, 'transformers' in sys.modules); sys.exit(status)")
+    done = subprocess.run([sys.executable, "-c", code, str(article)], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "False False"
+
+
+def test_an_unknown_backend_is_one_line(tmp_path, capsys):
+    from model.cli import main
+
+    article = tmp_path / "article.txt"
+    article.write_text(ARTICLE, encoding="utf-8")
+    with pytest.raises(SystemExit) as e:
+        main([str(article), "--backend", "tensorflow"])
+    assert e.value.code == 2 and "invalid choice: 'tensorflow'" in capsys.readouterr().err
