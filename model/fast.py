@@ -5,8 +5,10 @@ when the checkpoint has one). The word embeddings (250k x 384, the base's, froze
 memory-mapped array: a document pages in only the rows of its own pieces, so they cost next to
 no memory. The two small heads run here in numpy. Outputs are the torch network's, to float
 rounding; neither torch nor transformers is imported to run it, which is most of a cold start.
-Weights stay fp32: int8 (onnxruntime's `quantize_dynamic`) moved document logits by up to 1.7 on
-this model, for little speed on a CPU without VNNI (docs/benchmarks.md).
+What it buys is start-up and memory (`classify`: 1.4 s and 325 MB instead of 10 s and 950 MB);
+torch runs the encoder itself about 30% faster on this project's CPU, so `telltale-batch`
+keeps torch. Weights stay fp32: int8 (onnxruntime's `quantize_dynamic`) moved document logits by
+up to 1.7 on this model, for no clear speed on a CPU without VNNI (docs/benchmarks.md).
 
 The ONNX files are built from the checkpoint on first use (about a minute, with torch) and cached
 outside the repo under ~/.cache/telltale/onnx (TELLTALE_CACHE), keyed by the checkpoint's files,
@@ -105,7 +107,8 @@ class OnnxNetwork:
 
         self.folder, self.pad_id = folder, pad_id
         self.options = ort.SessionOptions()
-        self.options.intra_op_num_threads = threads or int(os.environ.get("TELLTALE_THREADS", 0))
+        # every core this process may use: left at 0, onnxruntime took one of two here
+        self.options.intra_op_num_threads = threads or int(os.environ.get("TELLTALE_THREADS", 0)) or len(os.sched_getaffinity(0))
         self.sessions = {}
         self.heads = {k.replace("/", "."): v for k, v in np.load(folder / HEADS).items()}
         self.embeddings = np.load(folder / EMBEDDINGS, mmap_mode="r")

@@ -217,8 +217,9 @@ def main(argv=None) -> int:
                    help="continue a killed run: keep OUTPUT's first N records, classify the rest")
     p.add_argument("--model", default=None, help="checkpoint directory (default: the shipped model)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
-    p.add_argument("--backend", choices=("onnx", "torch"), default=None,
-                   help="onnx (the default on a CPU; built once from the model and cached) or torch")
+    p.add_argument("--backend", choices=("onnx", "torch"), default="torch",
+                   help="torch (default: about 1.5x the documents/s of onnx on this project's CPU) or onnx "
+                        "(a third of the memory, no torch import; docs/benchmarks.md)")
     p.add_argument("--batch-size", type=positive_int, default=16, help="windows per forward pass")
     p.add_argument("--chunk", type=positive_int, default=64, help="documents per prediction call")
     p.add_argument("--max-bytes", type=positive_int, default=DEFAULT_MAX_BYTES)

@@ -2,9 +2,9 @@
 
     python scripts/benchmark.py [--docs 32] [--baseline ../telltale-before] [--out docs/benchmarks.md]
 
-`--baseline` is another checkout of the project (its own code and model, e.g. `git worktree add
-../telltale-before HEAD~1`), measured the same way in the same run, so that the two are compared
-on one machine under one load. Every measurement runs in a fresh process, in the checkout's own
+This checkout is measured with each backend (onnx, torch); `--baseline` is another checkout of
+the project (its own code and model, e.g. `git worktree add ../telltale-before HEAD~1`), measured
+the same way in the same run, so that they are compared on one machine under one load. Every measurement runs in a fresh process, in the checkout's own
 folder, through the public API only (`Predictor.load()`, `predict`), so any two versions compare.
 Documents are ~500 words, assembled from the project's own example text; batch size is documents
 per `predict` call, with sentence labels and artifacts on, as `classify` prints them.
@@ -29,7 +29,8 @@ WORKER = r"""
 import json, random, resource, sys, time
 from model import Predictor
 from model.text import split_sentences
-n, batch_sizes, device = int(sys.argv[1]), [int(b) for b in sys.argv[2].split(",")], sys.argv[3] or None
+n, batch_sizes = int(sys.argv[1]), [int(b) for b in sys.argv[2].split(",")]
+options = {k: v for k, v in zip(("device", "backend"), sys.argv[3:5]) if v}  # an older checkout takes neither
 text = open("examples/harbour-vote.txt", encoding="utf-8").read()
 sentences = [text[s:e] for s, e in split_sentences(text)]
 rng, docs = random.Random(0), []
@@ -38,7 +39,7 @@ for _ in range(n):
     while sum(len(s.split()) for s in picked) < 500:
         picked.append(rng.choice(sentences))
     docs.append(" ".join(picked))
-predictor = Predictor.load(device=device) if device else Predictor.load()
+predictor = Predictor.load(**options)
 predictor.predict(docs[:2], batch_size=32)  # warm-up
 out = []
 for bs in batch_sizes:
@@ -51,21 +52,22 @@ print(json.dumps({"throughput": out, "peak_rss_mb": resource.getrusage(resource.
 """
 
 
-def measure(checkout: Path, docs: int, batch_sizes: str, device: str = "") -> dict:
-    done = subprocess.run([sys.executable, "-c", WORKER, str(docs), batch_sizes, device], cwd=checkout,
+def measure(checkout: Path, docs: int, batch_sizes: str, device: str = "", backend: str = "") -> dict:
+    done = subprocess.run([sys.executable, "-c", WORKER, str(docs), batch_sizes, device, backend], cwd=checkout,
                           capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(checkout)})
     if done.returncode:
         raise SystemExit(f"benchmark worker failed in {checkout}:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def cold_start(checkout: Path, runs: int = 3) -> dict:
+def cold_start(checkout: Path, backend: str = "", runs: int = 3) -> dict:
     """`classify` on one file, process start to output: the median of `runs` after one untimed run
     (which builds any cache the checkout keeps), and the peak memory of the slowest."""
     times, peaks = [], []
     for i in range(runs + 1):
         start = time.perf_counter()
-        done = subprocess.run(["/usr/bin/time", "-f", "%M", sys.executable, "-m", "model.cli", EXAMPLE], cwd=checkout,
+        done = subprocess.run(["/usr/bin/time", "-f", "%M", sys.executable, "-m", "model.cli", EXAMPLE,
+                               *(["--backend", backend] if backend else [])], cwd=checkout,
                               capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(checkout)})
         if i:
             times.append(time.perf_counter() - start)
@@ -98,36 +100,34 @@ def main(argv=None) -> None:
     parser.add_argument("--gpu", action="store_true", help="also batch 256 on CUDA (this checkout)")
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     args = parser.parse_args(argv)
-    checkouts = {"this": ROOT, **({"baseline": args.baseline.resolve()} if args.baseline else {})}
+    # (column, checkout, backend): this checkout with each backend, then the baseline as it runs
+    runs = [("this, onnx", ROOT, "onnx"), ("this, torch", ROOT, "torch")]
+    runs += [("baseline", args.baseline.resolve(), "")] if args.baseline else []
     results = {"machine": machine(), "documents": args.docs, "words_per_doc": 500}
-    for name, checkout in checkouts.items():
-        results[name] = {"commit": label(checkout), "model_mb": model_mb(checkout), "cold_start": cold_start(checkout),
-                         **measure(checkout, args.docs, "1,8,32")}
+    for name, checkout, backend in runs:
+        results[name] = {"commit": label(checkout), "model_mb": model_mb(checkout),
+                         "cold_start": cold_start(checkout, backend), **measure(checkout, args.docs, "1,8,32", "", backend)}
     if args.gpu:
-        results["gpu"] = measure(ROOT, max(args.docs, 512), "256", "cuda")
+        results["gpu"] = measure(ROOT, max(args.docs, 512), "256", "cuda", "torch")
 
-    names = list(checkouts)
-    head = " | ".join(f"{n} ({results[n]['commit']})" for n in names)
+    names = [name for name, _, _ in runs]
     lines = ["# Benchmarks", "", f"Machine: {results['machine']}. Command: `python scripts/benchmark.py --docs {args.docs}"
              + (" --baseline CHECKOUT`" if args.baseline else "`") + f" ({args.docs} documents of ~500 words, sentence "
              "labels and artifacts on; every figure from one run, each in a fresh process).", "",
-             f"| measure | {head} |" + (" ratio |" if len(names) == 2 else ""), "|---|" + "---|" * (len(names) + (len(names) == 2))]
+             "| measure | " + " | ".join(f"{n} ({results[n]['commit']})" for n in names) + " |",
+             "|---|" + "---|" * len(names)]
 
-    def row(title, values, fmt, word, higher_is_better=False):
-        """With a baseline, the ratio of the two, as `word` says it ("2.0x faster")."""
-        cells = [format(v, fmt) for v in values]
-        if len(values) == 2:
-            cells.append(f"{(values[0] / values[1] if higher_is_better else values[1] / values[0]):.2f}x {word}")
-        lines.append(f"| {title} | " + " | ".join(cells) + " |")
+    def row(title, values, fmt):
+        lines.append(f"| {title} | " + " | ".join(format(v, fmt) for v in values) + " |")
 
     for i, bs in enumerate((1, 8, 32)):
-        row(f"documents/s, batch {bs}", [results[n]["throughput"][i]["docs_per_s"] for n in names], ".2f", "faster", True)
-    row("cold start of `classify` on one file, s", [results[n]["cold_start"]["seconds_median"] for n in names], ".2f", "faster")
-    row("peak memory of that `classify`, MB", [results[n]["cold_start"]["peak_rss_mb"] for n in names], ".0f", "less")
-    row("peak memory of the benchmark process, MB", [results[n]["peak_rss_mb"] for n in names], ".0f", "less")
-    row("model directory, MB", [results[n]["model_mb"] for n in names], ".1f", "less")
+        row(f"documents/s, batch {bs}", [results[n]["throughput"][i]["docs_per_s"] for n in names], ".2f")
+    row("cold start of `classify` on one file, s", [results[n]["cold_start"]["seconds_median"] for n in names], ".2f")
+    row("peak memory of that `classify`, MB", [results[n]["cold_start"]["peak_rss_mb"] for n in names], ".0f")
+    row("peak memory of the benchmark process, MB", [results[n]["peak_rss_mb"] for n in names], ".0f")
+    row("model directory, MB", [results[n]["model_mb"] for n in names], ".1f")
     if "gpu" in results:
-        lines += ["", f"GPU, batch 256: {results['gpu']['throughput'][0]['docs_per_s']:.1f} documents/s."]
+        lines += ["", f"GPU, batch 256, torch: {results['gpu']['throughput'][0]['docs_per_s']:.1f} documents/s."]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")

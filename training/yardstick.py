@@ -17,6 +17,7 @@ smoke test, never fitted on.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import random
@@ -30,6 +31,7 @@ from sklearn.metrics import f1_score
 from tqdm import tqdm
 
 from model import checkpoint
+from model.base import cache_dir
 from model.artifacts import word_scores
 from model.calibration import Calibration
 from model.labels import LABEL2ID, LABELS, ORIGINAL
@@ -73,23 +75,25 @@ def raw_runs(predictor: Predictor, texts: list[str], desc: str, chunk: int = 64)
 
 
 class RunCache:
-    """Raw runs kept beside the report (`yardstick-runs.pt`), so that scoring the same network under
-    another calibration costs seconds, not the half hour of a pass over every set. They are reused
-    only while the network's files and the sample are the same."""
+    """Raw runs kept in ~/.cache/telltale/yardstick (TELLTALE_CACHE), so that scoring the same network
+    under another calibration costs seconds, not the half hour of a pass over every set. They are
+    reused only for the same documents (by id) and while the network's files are the same."""
 
-    def __init__(self, folder: Path, ckpt: Path, sample: dict):
-        self.path = folder / "yardstick-runs.pt"
-        files = [ckpt / name for name in (checkpoint.WEIGHTS_FILE, checkpoint.NGRAMS_FILE, checkpoint.ADAPTER_FILE)]
+    def __init__(self, ckpt: Path, sample: dict):
+        self.path = cache_dir() / "yardstick" / (hashlib.sha256(str(ckpt.resolve()).encode()).hexdigest()[:16] + ".pt")
+        files = [ckpt / name for name in (checkpoint.WEIGHTS_FILE, checkpoint.NGRAMS_FILE, checkpoint.ADAPTER_FILE,
+                                          checkpoint.TOKENIZER_FILE + ".gz")]
         self.key = {"files": [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files if f.exists()], **sample}
         stored = torch.load(self.path, weights_only=False) if self.path.exists() else {}
         self.runs = stored.get("runs", {}) if stored.get("key") == self.key else {}
 
     def get(self, predictor: Predictor, name: str, rows: list[dict]) -> list:
-        if len(self.runs.get(name, ())) != len(rows):
-            self.runs[name] = raw_runs(predictor, [r["text"] for r in rows], name)
+        ids = [r["id"] for r in rows]
+        if self.runs.get(name, {}).get("ids") != ids:
+            self.runs[name] = {"ids": ids, "runs": raw_runs(predictor, [r["text"] for r in rows], name)}
             self.path.parent.mkdir(parents=True, exist_ok=True)
             torch.save({"key": self.key, "runs": self.runs}, self.path)
-        return self.runs[name]
+        return self.runs[name]["runs"]
 
 
 def probabilities(predictor: Predictor, runs, calibration: Calibration | None = None) -> np.ndarray:
@@ -222,7 +226,7 @@ def artifact_figures(predictor: Predictor, spans, test_rows: list[dict], test_ru
 
 
 def run_yardstick(ckpt: str | Path, cfg: TrainConfig, fit: bool, per_cell: int = 25, mixed_docs: int = 150,
-                  log=print, out: Path | None = None, calibration_from: str | None = None) -> dict:
+                  log=print, calibration_from: str | None = None) -> dict:
     """The report for `ckpt`; with `fit`, its calibration is chosen first and written into it. With
     `calibration_from`, the network is scored under that checkpoint's calibration (nothing written)."""
     started = time.time()
@@ -230,8 +234,7 @@ def run_yardstick(ckpt: str | Path, cfg: TrainConfig, fit: bool, per_cell: int =
     if calibration_from:
         predictor.calibration = checkpoint.calibration(calibration_from)
     splits = load_splits(cfg)
-    cache = RunCache(Path(out or ckpt), Path(ckpt), {"per_cell": per_cell, "seed": cfg.seed, "split": list(cfg.split),
-                                                     "ood_sources": list(cfg.ood_sources), "corpus": cfg.corpus})
+    cache = RunCache(Path(ckpt), {"corpus": cfg.corpus})
     validation, more_human = per_cell_sample(splits["validation"], per_cell, cfg.seed)
     sets = {"ood": list(splits["ood"]), "validation": validation}
     runs = {name: cache.get(predictor, name, rows) for name, rows in sets.items()}
@@ -282,7 +285,7 @@ def main(argv=None) -> dict:
         parser.error("--fit chooses a calibration; --calibration-from borrows one: not both")
     out = Path(args.out or args.checkpoint)
     report = run_yardstick(args.checkpoint, TrainConfig.from_yaml(args.config, args.overrides), args.fit, args.per_cell,
-                           out=out, calibration_from=args.calibration_from)
+                           calibration_from=args.calibration_from)
     out.mkdir(parents=True, exist_ok=True)
     (out / "yardstick.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "yardstick.md").write_text(yardstick_markdown(report))
