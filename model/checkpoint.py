@@ -1,8 +1,8 @@
 """The checkpoint directory: the only code that reads or writes one.
 
     telltale.json                       schema, labels, base encoder, windowing, calibration, lineage
-    tokenizer.json.gz, tokenizer_config.json       the tokenizer: the base's 250k pieces, or those the corpus
-                                        uses and every single character (`prune_tokenizer`)
+    tokenizer.json.gz, tokenizer_config.json       the tokenizer: the base's 250k pieces, or those the train
+                                        split uses and every single character (`prune_tokenizer`)
     heads_and_encoder.safetensors       fp16: everything trained. The frozen word embeddings
                                         (96M of e5-small's 118M parameters) are rebuilt from the
                                         base package, so the checkpoint stays small

@@ -50,6 +50,16 @@ def test_cell_balanced_recall_weighs_a_small_hard_cell_as_much_as_a_big_easy_one
     assert cell_balanced(cell_recall(rows[:95], pred[:95]))["cells"] == 1  # 5 documents: listed, not averaged
 
 
+def test_label_balanced_recall_weighs_each_label_as_much_however_many_cells_it_has():
+    rows = ([row("machine-translated", "wmt", f"engine{i}", "mt") for i in range(3) for _ in range(10)]
+            + [row("ai-rewritten", "news", "claude", "llm-rewrite")] * 10)
+    pred = [1] * 30 + [2] * 2 + [0] * 8  # three easy MT cells, one hard rewrite cell
+    balanced = cell_balanced(cell_recall(rows, pred))
+    assert balanced["recall"] == pytest.approx((3 * 1.0 + 0.2) / 4)
+    assert balanced["by_label"] == {"ai-rewritten": pytest.approx(0.2), "machine-translated": pytest.approx(1.0)}
+    assert balanced["label_balanced"] == pytest.approx(0.6)
+
+
 def test_budgets_are_per_human_cell_and_looser_for_human_translations():
     rows = [row("original", "news")] * 20 + [row("original", "wmt", None, "human-translation")] * 20
     assert budget_excess(rows, [0] * 19 + [1] + [0] * 17 + [1] * 3) == 0  # 5% and 15%

@@ -130,13 +130,21 @@ def cell_recall(rows: list[dict], pred) -> dict:
 
 
 def cell_balanced(cells: dict) -> dict:
-    """Mean recall over the cells with at least MIN_CELL documents, and the worst of them."""
+    """Mean recall over the cells with at least MIN_CELL documents, and the worst of them; and the
+    mean per label first (`label_balanced`), so that 13 MT cells of one source do not outvote 2
+    rewrite cells."""
     big = {c: v for c, v in cells.items() if v["n"] >= MIN_CELL}
     if not big:
-        return {"recall": None, "cells": 0, "worst_cell": None, "worst_recall": None}
+        return {"recall": None, "cells": 0, "worst_cell": None, "worst_recall": None, "by_label": {},
+                "label_balanced": None}
     worst = min(big, key=lambda c: big[c]["recall"])
+    by_label = defaultdict(list)
+    for cell, v in big.items():
+        by_label[cell.split(" / ")[0]].append(v["recall"])
+    by_label = {label: float(np.mean(r)) for label, r in sorted(by_label.items())}
     return {"recall": float(np.mean([v["recall"] for v in big.values()])), "cells": len(big),
-            "worst_cell": worst, "worst_recall": big[worst]["recall"]}
+            "worst_cell": worst, "worst_recall": big[worst]["recall"], "by_label": by_label,
+            "label_balanced": float(np.mean(list(by_label.values())))}
 
 
 def human_flagged(rows: list[dict], pred) -> dict:

@@ -131,12 +131,13 @@ def yardstick_markdown(r: dict) -> str:
              f"{c['temperature']}, n-gram weight {c['ngram_weight']}, label prior {c['label_prior']}, bars "
              f"{c['machine_bar']} (machine labels) / {c['original_bar']} (original). Validation and test: at "
              f"most {r['per_cell']} documents per cell. {r['seconds']} s.", "",
-             "| set | docs | cell-balanced recall (cells) | worst cell | macro-F1 | band: coverage | band: human-written "
-             "given a machine label | band: macro-F1 |", "|---|---|---|---|---|---|---|---|"]
+             "| set | docs | cell-balanced recall (cells) | label-balanced | worst cell | macro-F1 | band: coverage | "
+             "band: human-written given a machine label | band: macro-F1 |", "|---|---|---|---|---|---|---|---|---|"]
     for name in ("ood", "validation", "test"):
         s, b = r[name], r[name]["band"]
         cb = s["cell_balanced"]
-        lines.append(f"| {name} | {s['n']} | {pct(cb['recall'])} ({cb['cells']}) | {cb['worst_cell']}: "
+        lines.append(f"| {name} | {s['n']} | {pct(cb['recall'])} ({cb['cells']}) | {pct(cb.get('label_balanced'))} | "
+                     f"{cb['worst_cell']}: "
                      f"{pct(cb['worst_recall'])} | {s['macro_f1']:.3f} | {pct(b['coverage'])} | "
                      f"{pct(b['human_flagged'])} | {b['macro_f1']:.3f} |")
     lines += ["", "Seeds, as `classify` prints them: " + "; ".join(
