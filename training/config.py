@@ -1,6 +1,7 @@
 """Training configuration: plain values, read from YAML, overridable with ``--set key=value``."""
 from __future__ import annotations
 
+import argparse
 import ast
 import json
 from dataclasses import asdict, dataclass, field, fields
@@ -103,3 +104,14 @@ class TrainConfig:
     def to_dict(self) -> dict:
         """Plain JSON values (tuples as lists), as a checkpoint's lineage stores them."""
         return json.loads(json.dumps(asdict(self)))
+
+
+def command_parser(description: str, checkpoint: bool = True) -> argparse.ArgumentParser:
+    """The arguments every training command takes: a checkpoint (for those that work on one), the
+    config whose corpus, split and held-out sources it reads, and `--set key=value` overrides."""
+    parser = argparse.ArgumentParser(description=description)
+    if checkpoint:
+        parser.add_argument("checkpoint")
+    parser.add_argument("--config", default="configs/recipe.yaml", help="the training config (corpus, split, held-out sources)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    return parser

@@ -8,7 +8,6 @@ chose; beside a baseline, the n-gram model alone (model/ngrams.py) fitted on the
 """
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import time
@@ -17,12 +16,12 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import f1_score
 
-from model.calibration import UNCERTAIN
+from model.calibration import UNCERTAIN, Calibration
 from model.labels import LABEL2ID, LABELS, ORIGINAL
 from model.ngrams import CharNgrams
 from model.predictor import Predictor
 from model.text import split_sentences
-from training.config import TrainConfig
+from training.config import TrainConfig, command_parser
 from training.corpus import labelled_regions, load_spans, load_splits, span_index_of, split_of
 from training.metrics import (share, band_figures, top_label, char_prf, classification_metrics, expected_calibration_error,
                               grouped_recall, human_fpr, paired_drop)
@@ -102,6 +101,11 @@ def baseline(train_rows, test_rows) -> tuple[list[int], dict]:
 # --- the whole evaluation -------------------------------------------------------
 
 
+def probabilities(predictor: Predictor, runs, calibration: Calibration | None = None) -> np.ndarray:
+    """[documents, labels]: each run's calibrated probabilities (under `calibration`, if given)."""
+    return np.stack([predictor.document_probabilities(r, calibration) for r in runs])
+
+
 def evaluate_checkpoint(ckpt: str | Path, cfg: TrainConfig, max_docs: int = 0, perturbed_docs: int = 600,
                         batch_size: int = 16) -> dict:
     ckpt = Path(ckpt)
@@ -122,11 +126,10 @@ def evaluate_checkpoint(ckpt: str | Path, cfg: TrainConfig, max_docs: int = 0, p
     runs = predictor.run([r["text"] for r in test_rows], batch_size)
     gold = [LABEL2ID[r["label"]] for r in test_rows]
     uncalibrated = calibration.replace(temperature=1.0, label_prior=(1.0,) * len(LABELS))
-    raw = np.stack([predictor.document_probabilities(r, uncalibrated) for r in runs])
-    probs = np.stack([predictor.document_probabilities(r) for r in runs])
+    raw = probabilities(predictor, runs, uncalibrated)
+    probs = probabilities(predictor, runs)
     pred = probs.argmax(1).tolist()
-    alone = calibration.replace(ngram_weight=0.0)
-    transformer_alone = [int(predictor.document_probabilities(r, alone).argmax()) for r in runs]
+    transformer_alone = probabilities(predictor, runs, calibration.replace(ngram_weight=0.0)).argmax(1).tolist()
     predictions = [predictor.assemble(r) for r in runs]
     log(f"test: {len(test_rows)} documents")
 
@@ -235,10 +238,7 @@ def evaluate_checkpoint(ckpt: str | Path, cfg: TrainConfig, max_docs: int = 0, p
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoint")
-    parser.add_argument("--config", default="configs/recipe.yaml", help="for the corpus path, split and seed")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser = command_parser(__doc__.splitlines()[0])
     parser.add_argument("--max-docs", type=int, default=0, help="evaluate on a sample of the test split (0 = all)")
     parser.add_argument("--perturbed-docs", type=int, default=600,
                         help="test documents given each perturbation (at 250 a 2-point drop is within noise)")

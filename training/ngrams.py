@@ -9,7 +9,6 @@ n-grams in the verdict.
 """
 from __future__ import annotations
 
-import argparse
 import random
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 from model import checkpoint
 from model.labels import LABEL2ID
 from model.ngrams import CharNgrams
-from training.config import TrainConfig
+from training.config import TrainConfig, command_parser
 from training.corpus import load_splits
 from training.perturb import AUGMENTATIONS, perturb
 
@@ -39,11 +38,7 @@ def add_ngrams(ckpt: str | Path, cfg: TrainConfig) -> None:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoint")
-    parser.add_argument("--config", default="configs/recipe.yaml")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    args = parser.parse_args(argv)
+    args = command_parser(__doc__.splitlines()[0]).parse_args(argv)
     started = time.time()
     add_ngrams(args.checkpoint, TrainConfig.from_yaml(args.config, args.overrides))
     print(f"character n-grams fitted into {args.checkpoint} in {time.time() - started:.0f}s")

@@ -9,7 +9,6 @@ kill, it resumes: training from its last Trainer checkpoint, and a stage whose o
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import math
 import shutil
@@ -22,7 +21,7 @@ from transformers import AutoTokenizer, Trainer, TrainingArguments
 
 from model import checkpoint, network
 from model.base import base_path
-from training.config import TrainConfig
+from training.config import TrainConfig, command_parser
 from training.corpus import Collator, build_examples, load_spans, load_splits, split_of
 from training.ngrams import add_ngrams
 from training.vocabulary import prune as prune_vocabulary
@@ -31,9 +30,7 @@ log = logging.getLogger("telltale.train")
 
 
 def main(argv=None) -> Path:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="configs/recipe.yaml")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser = command_parser(__doc__.splitlines()[0], checkpoint=False)
     parser.add_argument("--evaluate", action="store_true",
                         help="fit the calibration and write the yardstick report (training/yardstick.py)")
     args = parser.parse_args(argv)

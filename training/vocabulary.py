@@ -11,7 +11,6 @@ fifth of the time and memory, and the word embeddings the checkpoint needs shrin
 """
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from tqdm import tqdm
 
 from model import checkpoint
 from model.normalize import normalize
-from training.config import TrainConfig
+from training.config import TrainConfig, command_parser
 from training.corpus import load_spans, load_splits, split_of
 
 
@@ -44,11 +43,7 @@ def prune(ckpt: str | Path, cfg: TrainConfig) -> None:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoint")
-    parser.add_argument("--config", default="configs/recipe.yaml")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    args = parser.parse_args(argv)
+    args = command_parser(__doc__.splitlines()[0]).parse_args(argv)
     prune(args.checkpoint, TrainConfig.from_yaml(args.config, args.overrides))
     print(f"{args.checkpoint}: {checkpoint.read_settings(args.checkpoint)['lineage'][-1]['pieces']} pieces kept")
 

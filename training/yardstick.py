@@ -16,7 +16,6 @@ smoke test, never fitted on.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import itertools
 import json
@@ -36,10 +35,10 @@ from model.artifacts import word_scores
 from model.calibration import Calibration
 from model.labels import LABEL2ID, LABELS, ORIGINAL
 from model.predictor import Predictor
-from training.config import TrainConfig
+from training.config import TrainConfig, command_parser
 from training.corpus import (cell_of, labelled_regions, load_spans, load_splits, mixed_document, originals_by_group,
                              split_of)
-from training.evaluate import MODEL_KINDS, accuracy_by_length, choose_min_words
+from training.evaluate import MODEL_KINDS, accuracy_by_length, choose_min_words, probabilities
 from training.metrics import budget_excess, cell_balanced, cell_recall, summary, word_prf
 from training.render import yardstick_markdown
 
@@ -79,11 +78,12 @@ class RunCache:
     under another calibration costs seconds, not the half hour of a pass over every set. They are
     reused only for the same documents (by id) and while the network's files are the same."""
 
-    def __init__(self, ckpt: Path, sample: dict):
+    def __init__(self, ckpt: Path, corpus: str):
         self.path = cache_dir() / "yardstick" / (hashlib.sha256(str(ckpt.resolve()).encode()).hexdigest()[:16] + ".pt")
         files = [ckpt / name for name in (checkpoint.WEIGHTS_FILE, checkpoint.NGRAMS_FILE, checkpoint.ADAPTER_FILE,
                                           checkpoint.TOKENIZER_FILE + ".gz")]
-        self.key = {"files": [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files if f.exists()], **sample}
+        self.key = {"files": [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files if f.exists()],
+                    "corpus": corpus}
         stored = torch.load(self.path, weights_only=False) if self.path.exists() else {}
         self.runs = stored.get("runs", {}) if stored.get("key") == self.key else {}
 
@@ -94,10 +94,6 @@ class RunCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             torch.save({"key": self.key, "runs": self.runs}, self.path)
         return self.runs[name]["runs"]
-
-
-def probabilities(predictor: Predictor, runs, calibration: Calibration | None = None) -> np.ndarray:
-    return np.stack([predictor.document_probabilities(r, calibration) for r in runs])
 
 
 # --- calibration, chosen on validation + ood ----------------------------------------------------
@@ -234,7 +230,7 @@ def run_yardstick(ckpt: str | Path, cfg: TrainConfig, fit: bool, per_cell: int =
     if calibration_from:
         predictor.calibration = checkpoint.calibration(calibration_from)
     splits = load_splits(cfg)
-    cache = RunCache(Path(ckpt), {"corpus": cfg.corpus})
+    cache = RunCache(Path(ckpt), cfg.corpus)
     validation, more_human = per_cell_sample(splits["validation"], per_cell, cfg.seed)
     sets = {"ood": list(splits["ood"]), "validation": validation}
     runs = {name: cache.get(predictor, name, rows) for name, rows in sets.items()}
@@ -271,15 +267,12 @@ def run_yardstick(ckpt: str | Path, cfg: TrainConfig, fit: bool, per_cell: int =
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoint")
-    parser.add_argument("--config", default="configs/recipe.yaml", help="for the corpus, split and held-out sources")
+    parser = command_parser(__doc__.splitlines()[0])
     parser.add_argument("--fit", action="store_true", help="choose the calibration and write it into the checkpoint")
     parser.add_argument("--per-cell", type=int, default=25)
     parser.add_argument("--out", default=None, help="folder for yardstick.json/.md (default: the checkpoint)")
     parser.add_argument("--calibration-from", default=None, metavar="CHECKPOINT",
                         help="score the network under this checkpoint's calibration instead of its own")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
     if args.fit and args.calibration_from:
         parser.error("--fit chooses a calibration; --calibration-from borrows one: not both")
