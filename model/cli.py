@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from model.inputs import DEFAULT_MAX_BYTES, InputError, check_output_path, positive_int, read_text_file
+from model.inputs import DEFAULT_MAX_BYTES, InputError, check_output_path, positive_int, read_text_files
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,13 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"classify: error: {e}", file=sys.stderr)
         return 2
 
-    texts, failed = [], False
-    for name in args.files:
-        try:
-            texts.append((name, read_text_file(name, args.max_bytes)))
-        except InputError as e:
-            print(f"classify: {name if name != '-' else '<stdin>'}: {e}", file=sys.stderr)
-            failed = True
+    texts, failed = read_text_files(args.files, args.max_bytes, "classify")
     if not texts:
         return 2
 
@@ -101,13 +95,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2 if failed else 0
 
 
-def entrypoint() -> None:
+def run(main) -> None:
+    """Exit with main()'s status; Ctrl-C (130) and a closed pipe (`| head`) end without a traceback."""
     try:
         sys.exit(main())
     except KeyboardInterrupt:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
+
+
+def entrypoint() -> None:
+    run(main)
 
 
 if __name__ == "__main__":

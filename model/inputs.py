@@ -70,6 +70,19 @@ def read_text_file(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
         raise InputError(e.strerror or str(e)) from None
 
 
+def read_text_files(names: list[str], max_bytes: int, prog: str) -> tuple[list[tuple[str, str]], bool]:
+    """(name, text) of each file that could be read, and whether any could not: each of those is
+    one line on stderr, and the others are still read."""
+    texts, failed = [], False
+    for name in names:
+        try:
+            texts.append((name, read_text_file(name, max_bytes)))
+        except InputError as e:
+            print(f"{prog}: {name if name != '-' else '<stdin>'}: {e}", file=sys.stderr)
+            failed = True
+    return texts, failed
+
+
 def check_output_path(out: str | Path, inputs=()) -> None:
     """Refuse, before any work, an output file that cannot be written or that is one of the inputs."""
     out = Path(out)

@@ -13,12 +13,13 @@ from __future__ import annotations
 import argparse
 import csv
 import glob
+import io
 import itertools
 import json
 import os
 import sys
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 from tqdm import tqdm
 
@@ -36,7 +37,8 @@ def read_inputs(source: str, text_field: str, id_field: str, max_bytes: int,
     path = Path(source)
     suffix = path.suffix.lower()
     if path.is_file() and suffix in (".jsonl", ".csv", ".parquet"):
-        yield from _read_table(path, suffix, text_field, id_field)
+        with path.open("rb") as f:
+            yield from read_table(f, suffix, text_field, id_field)
         return
     if path.is_dir():
         files = sorted(p for p in path.rglob("*.txt") if p.is_file())
@@ -55,46 +57,75 @@ def read_inputs(source: str, text_field: str, id_field: str, max_bytes: int,
             yield str(f), None, str(e)
 
 
-def _read_table(path: Path, suffix: str, text_field: str, id_field: str):
+def read_table(stream: BinaryIO, suffix: str, text_field: str, id_field: str, id_prefix: str = ""):
+    """Yield (id, text, error) for every row of a .jsonl, .csv or .parquet stream. A row without an
+    id gets its row number (after `id_prefix`)."""
     # Undecodable bytes are kept as surrogates, so that check_text turns them into that record's
     # error instead of silently replacing them or losing the rest of the file.
-    if suffix == ".jsonl":
-        with path.open(encoding="utf-8", errors="surrogateescape") as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                    if not isinstance(row, dict):
-                        raise ValueError("not a JSON object")
-                except ValueError as e:
-                    yield f"line-{n}", None, f"line {n}: invalid JSON ({e})"
-                    continue
-                yield _record(row, n, text_field, id_field)
-    elif suffix == ".csv":
-        csv.field_size_limit(sys.maxsize)
-        with path.open(encoding="utf-8", errors="surrogateescape", newline="") as f:
-            for n, row in enumerate(csv.DictReader(f), 1):
-                yield _record(row, n, text_field, id_field)
-    else:
+    if suffix == ".parquet":
         import pyarrow.parquet as pq
 
-        table = pq.ParquetFile(path)
-        n = 0
-        for batch in table.iter_batches(batch_size=1024):
-            for row in batch.to_pylist():
-                n += 1
-                yield _record(row, n, text_field, id_field)
+        rows = (row for batch in pq.ParquetFile(stream).iter_batches(batch_size=1024) for row in batch.to_pylist())
+    else:
+        text = io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="")
+        if suffix == ".csv":
+            csv.field_size_limit(sys.maxsize)
+            rows = csv.DictReader(text)
+        else:
+            rows = _json_lines(text)
+    for n, row in enumerate(rows, 1):
+        if row is None:
+            continue
+        if isinstance(row, Exception):
+            yield f"{id_prefix}line-{n}", None, f"line {n}: invalid JSON ({row})"
+        else:
+            yield _record(row, f"{id_prefix}{n}", text_field, id_field)
 
 
-def _record(row: dict, n: int, text_field: str, id_field: str):
-    rid = str(row[id_field]) if row.get(id_field) is not None else str(n)
+def _json_lines(text):
+    """Each line's object, the error it gave, or None for a blank line (so that rows keep their
+    line numbers)."""
+    for line in text:
+        if not line.strip():
+            yield None
+            continue
+        try:
+            row = json.loads(line)
+            if not isinstance(row, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as e:
+            yield e
+            continue
+        yield row
+
+
+def _record(row: dict, default_id: str, text_field: str, id_field: str):
+    rid = str(row[id_field]) if row.get(id_field) is not None else default_id
     if row.get(text_field) is None:
         return rid, None, f"no text in field {text_field!r}"
     try:
         return rid, check_text(row[text_field]), None
     except InputError as e:
         return rid, None, f"field {text_field!r}: {e}"
+
+
+def classify_records(predictor, records, batch_size: int) -> list[dict]:
+    """One output record per (id, text, input error), in order. A document the model fails on gets
+    an error record; its neighbours are redone one by one instead of being lost with it."""
+    good = [i for i, (_, _, error) in enumerate(records) if not error]
+    results = {}
+    try:
+        predictions = predictor.predict([records[i][1] for i in good], batch_size=batch_size)
+        results = {i: output_record(records[i][0], pr) for i, pr in zip(good, predictions)}
+    except Exception:
+        for i in good:
+            rid, text, _ = records[i]
+            try:
+                results[i] = output_record(rid, predictor.predict_one(text, batch_size=batch_size))
+            except Exception as e:
+                results[i] = output_record(rid, error=f"prediction failed: {type(e).__name__}: {e}")
+    return [results[i] if i in results else output_record(rid, error=error)
+            for i, (rid, _, error) in enumerate(records)]
 
 
 def output_record(rid: str, prediction=None, error: str | None = None) -> dict:
@@ -259,20 +290,7 @@ def main(argv=None) -> int:
     chunk: list[tuple[str, str | None, str | None]] = []  # (id, text, input error), in input order
 
     def flush():
-        good = [i for i, (_, _, error) in enumerate(chunk) if not error]
-        results = {}
-        try:
-            predictions = predictor.predict([chunk[i][1] for i in good], batch_size=args.batch_size)
-            results = {i: output_record(chunk[i][0], pr) for i, pr in zip(good, predictions)}
-        except Exception:  # one bad document must not lose its neighbours: redo them one by one
-            for i in good:
-                rid, text, _ = chunk[i]
-                try:
-                    results[i] = output_record(rid, predictor.predict_one(text, batch_size=args.batch_size))
-                except Exception as e:
-                    results[i] = output_record(rid, error=f"prediction failed: {type(e).__name__}: {e}")
-        for i, (rid, _, error) in enumerate(chunk):
-            rec = results[i] if i in results else output_record(rid, error=error)
+        for rec in classify_records(predictor, chunk, args.batch_size):
             output.write(rec)
             counts["written"] += 1
             counts["errors"] += "error" in rec

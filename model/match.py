@@ -1,0 +1,286 @@
+"""Which article was a suspect text made from? Source matching against an index of originals.
+
+`Matcher.open(path)` opens (or creates) an index; `add(texts, ids)` embeds originals into it,
+whole and by paragraph; `match(texts)` returns, for each suspect text, the most likely source with
+a similarity score, and the suspect's sentences aligned to the source's: kept, reworded,
+translated or added (and the source's sentences that were dropped).
+
+Embeddings are multilingual-e5-small's own (the base encoder, not telltale's fine-tuned one: it
+was trained for retrieval): "passage: " prefix, mean pooling, unit length. An article's vector is
+the mean of its paragraphs' vectors, so that it covers the whole article, not its first 512
+tokens. The store is Qdrant: its local mode (a directory, no server, pure Python) by default, and
+the same calls against a Qdrant server (`Matcher.open(url=...)`) for an archive of millions.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from model.text import split_sentences
+
+PREFIX = "passage: "
+MAX_TOKENS = 512  # e5-small's position limit
+PARAGRAPH_WORDS = (40, 200)  # shorter paragraphs join the next; longer ones are cut at sentences
+COLLECTION = "telltale_articles"  # one point an article: its vector and its paragraphs' (a multivector)
+CANDIDATES = 20  # articles re-scored by their paragraphs
+KEPT_RATIO = 0.9  # character similarity at which a sentence counts as kept verbatim
+# Cosine similarity (e5-small) at which a suspect sentence is a version of a source sentence, and
+# the coverage at which a match is reported: measured on validation groups by training.match_eval
+# (docs/experiments/source-matching.md).
+SENTENCE_MATCH = 0.86
+REPORT_COVERAGE = 0.5
+
+
+def paragraphs(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each paragraph (blank-line or line separated), short ones joined to the
+    next and long ones cut at sentence ends, so that each is a passage e5 reads whole."""
+    spans = [(m.start(), m.end()) for m in re.finditer(r"\S(?:.*\S)?", text)]  # lines
+    out: list[tuple[int, int]] = []
+    start = None
+    for a, b in spans:
+        start = a if start is None else start
+        if len(text[start:b].split()) >= PARAGRAPH_WORDS[0]:
+            out.extend(_cut(text, start, b))
+            start = None
+    if start is not None:
+        if out and len(text[start:spans[-1][1]].split()) < PARAGRAPH_WORDS[0]:
+            out[-1] = (out[-1][0], spans[-1][1])  # a short tail joins the paragraph before it
+        else:
+            out.extend(_cut(text, start, spans[-1][1]))
+    return out
+
+
+def _cut(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """A paragraph longer than PARAGRAPH_WORDS[1] words, cut at sentence ends into pieces of
+    about half that."""
+    if len(text[start:end].split()) <= PARAGRAPH_WORDS[1]:
+        return [(start, end)]
+    pieces, a = [], start
+    for _, e in split_sentences(text[start:end]):
+        if len(text[a:start + e].split()) >= PARAGRAPH_WORDS[1] // 2:
+            pieces.append((a, start + e))
+            a = start + e
+    if text[a:end].strip():
+        pieces.append((a, end))
+    return [(a + len(text[a:b]) - len(text[a:b].lstrip()), b) for a, b in pieces]
+
+
+class Embedder:
+    """multilingual-e5-small's passage embeddings (torch, CPU or GPU)."""
+
+    def __init__(self, device: str | None = None):
+        import torch
+        from tokenizers import Tokenizer
+        from transformers import AutoModel
+        from transformers.utils import logging as transformers_logging
+
+        from model.base import base_path
+
+        transformers_logging.disable_progress_bar()  # "Loading weights": not the user's business
+
+        path = base_path("e5-small")
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.model = AutoModel.from_pretrained(path, add_pooling_layer=False).to(self.device).eval()
+        self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        self.tokenizer.enable_truncation(MAX_TOKENS)
+        self.pad_id = self.tokenizer.token_to_id("<pad>")
+
+    def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        """[len(texts), 384] unit vectors; texts longer than 512 tokens are cut there."""
+        import torch
+
+        encoded = [e.ids for e in self.tokenizer.encode_batch([PREFIX + t for t in texts])]
+        order = np.argsort([len(ids) for ids in encoded])  # similar lengths batch together: less padding
+        out = np.zeros((len(texts), self.model.config.hidden_size), dtype=np.float32)
+        with torch.inference_mode():
+            for i in range(0, len(order), batch_size):
+                rows = order[i:i + batch_size]
+                width = max(len(encoded[r]) for r in rows)
+                ids = torch.full((len(rows), width), self.pad_id)
+                mask = torch.zeros((len(rows), width), dtype=torch.long)
+                for j, r in enumerate(rows):
+                    ids[j, :len(encoded[r])] = torch.tensor(encoded[r])
+                    mask[j, :len(encoded[r])] = 1
+                hidden = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).last_hidden_state
+                m = mask.to(self.device).unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * m).sum(1) / m.sum(1)
+                out[rows] = torch.nn.functional.normalize(pooled, dim=-1).float().cpu().numpy()
+        return out
+
+
+def article_vectors(texts: list[str], embedder: Embedder) -> tuple[np.ndarray, list[list[tuple[int, int]]], list[np.ndarray]]:
+    """Each text's article vector, paragraph spans and paragraph vectors."""
+    spans = [paragraphs(t) or [(0, len(t))] for t in texts]
+    flat = embedder.embed([t[a:b] for t, sp in zip(texts, spans) for a, b in sp])
+    per_text, k = [], 0
+    for sp in spans:
+        per_text.append(flat[k:k + len(sp)])
+        k += len(sp)
+    weights = [np.array([len(t[a:b].split()) for a, b in sp], dtype=np.float32) for t, sp in zip(texts, spans)]
+    articles = np.stack([_unit((w[:, None] * v).sum(0)) for w, v in zip(weights, per_text)])
+    return articles, spans, per_text
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / max(float(np.linalg.norm(v)), 1e-12)
+
+
+def point_id(key: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "telltale:" + key))
+
+
+@dataclass
+class AlignedSentence:
+    start: int  # offsets into the suspect text
+    end: int
+    status: str  # "kept", "reworded", "translated" or "added"
+    similarity: float
+    source_start: int | None = None  # the source sentence it came from
+    source_end: int | None = None
+
+
+@dataclass
+class Match:
+    source_id: str | None  # None when the best article's coverage is under the reporting bar
+    score: float  # the best article's score (`score`), reported or not
+    coverage: float = 0.0  # share of the text's words in sentences that are versions of the best article's
+    candidates: list[tuple[str, float]] = field(default_factory=list)  # the best articles, best first
+    label: str | None = None  # telltale's verdict on the suspect text, when a Predictor was given
+    sentences: list[AlignedSentence] = field(default_factory=list)
+    dropped: list[tuple[int, int]] = field(default_factory=list)  # source sentences no suspect sentence came from
+    source_text: str | None = None
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("source_text")
+        d["candidates"] = [{"id": i, "score": round(s, 4)} for i, s in self.candidates]
+        return d
+
+
+class Matcher:
+    """An index of original articles, and suspect texts matched against it."""
+
+    def __init__(self, client, embedder: Embedder | None = None, min_coverage: float = REPORT_COVERAGE):
+        self.client, self._embedder, self.min_coverage = client, embedder, min_coverage
+
+    @classmethod
+    def open(cls, path: str | Path | None = None, url: str | None = None, **kwargs) -> "Matcher":
+        """A local index in directory `path` (created on first use), or a Qdrant server at `url`
+        (`path=":memory:"` keeps it in memory)."""
+        from qdrant_client import QdrantClient
+
+        if (path is None) == (url is None):
+            raise ValueError("give an index directory or a Qdrant server URL, not both")
+        client = QdrantClient(url=url) if url else QdrantClient(location=":memory:") if str(path) == ":memory:" \
+            else QdrantClient(path=str(path))
+        return cls(client, **kwargs)
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = Embedder()
+        return self._embedder
+
+    def _ensure_collection(self, size: int):
+        from qdrant_client import models
+
+        if not self.client.collection_exists(COLLECTION):
+            cosine = models.Distance.COSINE
+            self.client.create_collection(COLLECTION, vectors_config={
+                "article": models.VectorParams(size=size, distance=cosine),
+                "paragraphs": models.VectorParams(size=size, distance=cosine, multivector_config=models.MultiVectorConfig(
+                    comparator=models.MultiVectorComparator.MAX_SIM))})
+
+    def count(self) -> int:
+        return self.client.count(COLLECTION).count if self.client.collection_exists(COLLECTION) else 0
+
+    def add(self, texts: list[str], ids: list[str], vectors=None) -> None:
+        """Index articles (an id already there is replaced). `vectors` (article_vectors' output)
+        skips the embedding, for an evaluation that reuses them."""
+        from qdrant_client import models
+
+        articles, _, per_text = vectors or article_vectors(texts, self.embedder)
+        self._ensure_collection(articles.shape[1])
+        self.client.upsert(COLLECTION, [
+            models.PointStruct(id=point_id(i), vector={"article": a.tolist(), "paragraphs": p.tolist()},
+                               payload={"id": i, "text": t})
+            for i, t, a, p in zip(ids, texts, articles, per_text)])
+
+    def match(self, texts: list[str], predictor=None, top: int = 5, vectors=None,
+              exclude: list[list[str]] | None = None) -> list[Match]:
+        """The most likely source of each text: the best of CANDIDATES articles by `score`, reported
+        when `coverage` (its sentences that are versions of the source's) reaches `min_coverage`;
+        with telltale's label given a `predictor`. `exclude[i]`: article ids not to match text i to."""
+        from qdrant_client import models
+
+        if not self.count():
+            raise ValueError("the index is empty: add articles first (telltale index)")
+        articles, spans, per_text = vectors or article_vectors(texts, self.embedder)
+        predictions = predictor.predict(texts, artifacts=False) if predictor else [None] * len(texts)
+        out = []
+        exclude = exclude or [[]] * len(texts)
+        for text, vector, spans_, paragraph_vectors, prediction, leave_out in zip(
+                texts, articles, spans, per_text, predictions, exclude):
+            not_these = models.Filter(must_not=[models.FieldCondition(key="id", match=models.MatchAny(any=leave_out))]) \
+                if leave_out else None
+            hits = self.client.query_points(COLLECTION, query=vector.tolist(), using="article", query_filter=not_these,
+                                            limit=CANDIDATES, with_payload=["id"], with_vectors=["paragraphs"]).points
+            words = np.array([len(text[a:b].split()) for a, b in spans_], dtype=np.float32)
+            scored = sorted(((h.payload["id"], score(h.score, paragraph_vectors, np.array(h.vector["paragraphs"]), words))
+                             for h in hits), key=lambda x: -x[1])
+            best_id, best = scored[0]
+            m = Match(None, best, candidates=scored[:top], label=prediction and prediction.label)
+            source = self.client.retrieve(COLLECTION, [point_id(best_id)], with_payload=["text"])[0].payload["text"]
+            sentences, dropped = self.align(text, source, prediction)
+            m.coverage = coverage(text, sentences)
+            if m.coverage >= self.min_coverage:
+                m.source_id, m.source_text, m.sentences, m.dropped = best_id, source, sentences, dropped
+            out.append(m)
+        return out
+
+    def sentence_vectors(self, text: str) -> tuple[list[tuple[int, int]], np.ndarray]:
+        spans = split_sentences(text) or [(0, len(text))]
+        return spans, self.embedder.embed([text[a:b] for a, b in spans])
+
+    def align(self, suspect: str, source: str, prediction=None):
+        """Each suspect sentence's status and source sentence; the source sentences left out. With
+        telltale's prediction for the suspect, a sentence it calls machine-translated is
+        "translated" instead of "reworded"."""
+        (ours, our_vectors), (theirs, their_vectors) = self.sentence_vectors(suspect), self.sentence_vectors(source)
+        sims = our_vectors @ their_vectors.T
+        mt = {(s.start, s.end) for s in prediction.sentences if s.label == "machine-translated"} if prediction else set()
+        aligned, used = [], set()
+        for k, (a, b) in enumerate(ours):
+            j = int(sims[k].argmax())
+            sim = float(sims[k, j])
+            sa, sb = theirs[j]
+            if difflib.SequenceMatcher(None, suspect[a:b], source[sa:sb], autojunk=False).ratio() >= KEPT_RATIO:
+                status = "kept"
+            elif sim >= SENTENCE_MATCH:
+                status = "translated" if (a, b) in mt else "reworded"
+            else:
+                aligned.append(AlignedSentence(a, b, "added", sim))
+                continue
+            used.add(j)
+            aligned.append(AlignedSentence(a, b, status, sim, sa, sb))
+        return aligned, [theirs[j] for j in range(len(theirs)) if j not in used]
+
+
+def coverage(text: str, sentences: list[AlignedSentence]) -> float:
+    """The share of the text's words (in its sentences) that come from the source: kept, reworded
+    or translated."""
+    words = [len(text[a.start:a.end].split()) for a in sentences]
+    came = sum(w for w, a in zip(words, sentences) if a.status != "added")
+    return came / max(sum(words), 1)
+
+
+def score(article_cosine: float, query_paragraphs: np.ndarray, source_paragraphs: np.ndarray, words: np.ndarray) -> float:
+    """The mean of the article vectors' cosine and the paragraph coverage: how well, on average
+    (by words), each of the suspect's paragraphs is matched by one of the source's."""
+    coverage = float((query_paragraphs @ source_paragraphs.T).max(1) @ words / words.sum())
+    return (article_cosine + coverage) / 2
