@@ -8,8 +8,9 @@ translated or added (and the source's sentences that were dropped).
 Embeddings are multilingual-e5-small's own (the base encoder, not telltale's fine-tuned one: it
 was trained for retrieval): "passage: " prefix, mean pooling, unit length. An article's vector is
 the mean of its paragraphs' vectors, so that it covers the whole article, not its first 512
-tokens. The store is Qdrant: its local mode (a directory, no server, pure Python) by default, and
-the same calls against a Qdrant server (`Matcher.open(url=...)`) for an archive of millions.
+tokens. The store is Qdrant: its local mode (a directory, no server, pure Python; Qdrant advises
+it up to about 20,000 points, one point an article here) by default, and the same calls against
+a Qdrant server (`Matcher.open(url=...)`) for an archive of millions.
 """
 from __future__ import annotations
 
@@ -29,11 +30,12 @@ PARAGRAPH_WORDS = (40, 200)  # shorter paragraphs join the next; longer ones are
 COLLECTION = "telltale_articles"  # one point an article: its vector and its paragraphs' (a multivector)
 CANDIDATES = 20  # articles re-scored by their paragraphs
 KEPT_RATIO = 0.9  # character similarity at which a sentence counts as kept verbatim
-# Cosine similarity (e5-small) at which a suspect sentence is a version of a source sentence, and
-# the coverage at which a match is reported: measured on validation groups by training.match_eval
-# (docs/experiments/source-matching.md).
+# Measured on validation groups by training.match_eval (docs/experiments/source-matching.md):
+# the cosine (e5-small) at which a suspect sentence is a version of a source sentence (5% of a
+# round trip's sentences fall under it, 5% of unrelated same-source sentences over it), and the
+# score at which a match is reported (1% of human-written articles reach it against another).
 SENTENCE_MATCH = 0.86
-REPORT_COVERAGE = 0.5
+REPORT_SCORE = 0.976
 
 
 def paragraphs(text: str) -> list[tuple[int, int]]:
@@ -146,7 +148,7 @@ class AlignedSentence:
 
 @dataclass
 class Match:
-    source_id: str | None  # None when the best article's coverage is under the reporting bar
+    source_id: str | None  # None when the best article's score is under the reporting threshold
     score: float  # the best article's score (`score`), reported or not
     coverage: float = 0.0  # share of the text's words in sentences that are versions of the best article's
     candidates: list[tuple[str, float]] = field(default_factory=list)  # the best articles, best first
@@ -165,8 +167,8 @@ class Match:
 class Matcher:
     """An index of original articles, and suspect texts matched against it."""
 
-    def __init__(self, client, embedder: Embedder | None = None, min_coverage: float = REPORT_COVERAGE):
-        self.client, self._embedder, self.min_coverage = client, embedder, min_coverage
+    def __init__(self, client, embedder: Embedder | None = None, threshold: float = REPORT_SCORE):
+        self.client, self._embedder, self.threshold = client, embedder, threshold
 
     @classmethod
     def open(cls, path: str | Path | None = None, url: str | None = None, **kwargs) -> "Matcher":
@@ -214,8 +216,9 @@ class Matcher:
     def match(self, texts: list[str], predictor=None, top: int = 5, vectors=None,
               exclude: list[list[str]] | None = None) -> list[Match]:
         """The most likely source of each text: the best of CANDIDATES articles by `score`, reported
-        when `coverage` (its sentences that are versions of the source's) reaches `min_coverage`;
-        with telltale's label given a `predictor`. `exclude[i]`: article ids not to match text i to."""
+        when the score reaches `threshold`; with its `coverage` (the share of the text's words in
+        sentences that are versions of the source's) and telltale's label given a `predictor`.
+        `exclude[i]`: article ids not to match text i to."""
         from qdrant_client import models
 
         if not self.count():
@@ -238,7 +241,7 @@ class Matcher:
             source = self.client.retrieve(COLLECTION, [point_id(best_id)], with_payload=["text"])[0].payload["text"]
             sentences, dropped = self.align(text, source, prediction)
             m.coverage = coverage(text, sentences)
-            if m.coverage >= self.min_coverage:
+            if best >= self.threshold:
                 m.source_id, m.source_text, m.sentences, m.dropped = best_id, source, sentences, dropped
             out.append(m)
         return out

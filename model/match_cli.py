@@ -112,18 +112,18 @@ def match(args, matcher) -> int:
         if args.json:
             print(json.dumps({"file": name, **m.to_dict()}, ensure_ascii=False))
         else:
-            print(text_block(name, text, m))
+            print(text_block(name, text, m, matcher.threshold))
     if args.html:
         Path(args.html).write_text(html_report([(n, t, m) for (n, t), m in zip(texts, found)]), encoding="utf-8")
         print(f"telltale: wrote {args.html}", file=sys.stderr)
     return 2 if failed else 0
 
 
-def text_block(name: str, text: str, m) -> str:
+def text_block(name: str, text: str, m, threshold: float) -> str:
     label = f", telltale says {m.label}" if m.label else ""
     if m.source_id is None:
-        return (f"{name}: no source found (the nearest article, {m.candidates[0][0]}, holds versions of "
-                f"{100 * m.coverage:.0f}% of its words){label}")
+        return (f"{name}: no source at or above {threshold:.3f} (the nearest, {m.candidates[0][0]}, scores "
+                f"{m.score:.3f}){label}")
     counts = {s: sum(a.status == s for a in m.sentences) for s in STATUS_SHADES}
     lines = [f"{name}: made from {m.source_id} (score {m.score:.3f}, {100 * m.coverage:.0f}% of its words "
              f"from there){label}",

@@ -51,7 +51,7 @@ def test_paragraphs_cover_the_text_and_join_short_ones():
 def test_the_rewrite_is_matched_to_its_article_and_aligned(matcher):
     m = matcher.match([REWRITE])[0]
     assert m.source_id == "pier" and m.candidates[0][0] == "pier"
-    assert m.candidates[0][1] > m.candidates[1][1] and m.coverage >= matcher.min_coverage
+    assert m.score >= matcher.threshold > m.candidates[1][1]
     status = {REWRITE[a.start:a.end].split()[0]: a.status for a in m.sentences}
     assert status["Councillor"] == "kept"
     assert status["Port"] == status["According"] == "reworded"
@@ -63,7 +63,7 @@ def test_an_unrelated_article_is_not_reported(matcher):
     text = ("The museum will reopen its east wing in May after a two-year restoration of the ceiling frescoes. "
             "Visitors will need to book tickets online.")
     m = matcher.match([text])[0]
-    assert m.source_id is None and m.sentences == [] and m.coverage < matcher.min_coverage
+    assert m.source_id is None and m.sentences == [] and m.score < matcher.threshold
 
 
 def test_index_and_match_commands(tmp_path, capsys):

@@ -78,7 +78,7 @@ class SentenceCache(VectorCache):
 
 def evaluate_split(name, originals, distractors, queries, cache, sentences) -> dict:
     indexed = originals + distractors
-    matcher = Matcher.open(":memory:", embedder=cache.embedder, min_coverage=0.0)
+    matcher = Matcher.open(":memory:", embedder=cache.embedder, threshold=0.0)
     matcher.sentence_vectors = sentences
     matcher.add([d["text"] for d in indexed], [d["id"] for d in indexed], vectors=cache.get(indexed))
     group_of = {d["id"]: d["group"] for d in indexed}
@@ -155,8 +155,8 @@ def render(summaries: dict, bars: dict, args) -> str:
              "A text's best article is reported when its rule's measure reaches a bar chosen on validation so "
              "that at most 1% of human-written articles are reported as made from another: by score (the "
              f"article and paragraph vectors' similarity, bar {bars['score']:.3f}) or by coverage (the share of "
-             f"the text's words in sentences that are versions of the article's, bar {bars['coverage']:.3f}; "
-             "the shipped rule). Top-1 counts the best article whatever its measure.", ""]
+             f"the text's words in sentences that are versions of the article's, bar {bars['coverage']:.3f}). "
+             "The score rule ships (`model.match.REPORT_SCORE`). Top-1 counts the best article whatever its measure.", ""]
     for split, s in summaries.items():
         f = s["false_match_rate"]
         lines += [f"## {split}: {s['indexed']:,} articles indexed ({s['originals']} originals of the split + "
