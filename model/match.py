@@ -285,5 +285,5 @@ def coverage(text: str, sentences: list[AlignedSentence]) -> float:
 def score(article_cosine: float, query_paragraphs: np.ndarray, source_paragraphs: np.ndarray, words: np.ndarray) -> float:
     """The mean of the article vectors' cosine and the paragraph coverage: how well, on average
     (by words), each of the suspect's paragraphs is matched by one of the source's."""
-    coverage = float((query_paragraphs @ source_paragraphs.T).max(1) @ words / words.sum())
-    return (article_cosine + coverage) / 2
+    paragraph_coverage = float((query_paragraphs @ source_paragraphs.T).max(1) @ words / words.sum())
+    return (article_cosine + paragraph_coverage) / 2
