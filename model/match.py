@@ -132,6 +132,12 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / max(float(np.linalg.norm(v)), 1e-12)
 
 
+def sentence_vectors(text: str, embedder: Embedder) -> tuple[list[tuple[int, int]], np.ndarray]:
+    """Each sentence's span and vector, as the alignment compares them."""
+    spans = split_sentences(text) or [(0, len(text))]
+    return spans, embedder.embed([text[a:b] for a, b in spans])
+
+
 def point_id(key: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "telltale:" + key))
 
@@ -247,8 +253,7 @@ class Matcher:
         return out
 
     def sentence_vectors(self, text: str) -> tuple[list[tuple[int, int]], np.ndarray]:
-        spans = split_sentences(text) or [(0, len(text))]
-        return spans, self.embedder.embed([text[a:b] for a, b in spans])
+        return sentence_vectors(text, self.embedder)
 
     def align(self, suspect: str, source: str, prediction=None):
         """Each suspect sentence's status and source sentence; the source sentences left out. With

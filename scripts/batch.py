@@ -238,22 +238,28 @@ def _typed_row(row: dict) -> dict:
     return {k: cast[PARQUET_SCHEMA[k]](v) if v not in ("", None) else None for k, v in row.items()}
 
 
+def add_record_options(p: argparse.ArgumentParser, model_help: str, backend_help: str | None = None) -> None:
+    """The options telltale-batch and telltale-ray share: where a record's text and id are, the
+    model, and how it runs."""
+    p.add_argument("--text-field", default="text")
+    p.add_argument("--id-field", default="id")
+    p.add_argument("--model", default=None, help=model_help)
+    p.add_argument("--backend", choices=("onnx", "torch"), default="torch", help=backend_help)
+    p.add_argument("--batch-size", type=positive_int, default=16, help="windows per forward pass")
+    p.add_argument("--max-bytes", type=positive_int, default=DEFAULT_MAX_BYTES)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="telltale-batch", description=__doc__.splitlines()[0])
     p.add_argument("input", help="directory of .txt files, a glob, or a .jsonl/.csv/.parquet file")
     p.add_argument("output", help="OUT.jsonl, OUT.csv or OUT.parquet")
-    p.add_argument("--text-field", default="text")
-    p.add_argument("--id-field", default="id")
     p.add_argument("--resume", action="store_true",
                    help="continue a killed run: keep OUTPUT's first N records, classify the rest")
-    p.add_argument("--model", default=None, help="checkpoint directory (default: the shipped model)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
-    p.add_argument("--backend", choices=("onnx", "torch"), default="torch",
-                   help="torch (default: about 1.5x the documents/s of onnx on this project's CPU) or onnx "
-                        "(a third of the memory, no torch import; docs/benchmarks.md)")
-    p.add_argument("--batch-size", type=positive_int, default=16, help="windows per forward pass")
     p.add_argument("--chunk", type=positive_int, default=64, help="documents per prediction call")
-    p.add_argument("--max-bytes", type=positive_int, default=DEFAULT_MAX_BYTES)
+    add_record_options(p, "checkpoint directory (default: the shipped model)",
+                       "torch (default: about 1.5x the documents/s of onnx on this project's CPU) or onnx "
+                       "(a third of the memory, no torch import; docs/benchmarks.md)")
     args = p.parse_args(argv)
 
     def fail(message: str, status: int = 2) -> int:

@@ -26,8 +26,8 @@ from pathlib import PurePosixPath
 from tqdm import tqdm
 
 from model.checkpoint import read_settings
-from model.inputs import DEFAULT_MAX_BYTES, InputError, decode, positive_int
-from scripts.batch import PARQUET_SCHEMA, classify_records, flat_record, read_table
+from model.inputs import InputError, decode, positive_int
+from scripts.batch import PARQUET_SCHEMA, add_record_options, classify_records, flat_record, read_table
 
 SUFFIXES = (".txt", ".jsonl", ".csv", ".parquet")
 MANIFEST = "_inputs.json"  # the input files and part size a run was started with, for --resume
@@ -156,12 +156,10 @@ class Parts:
 def read_parts(outdir: str) -> list[dict]:
     """Every record of OUTDIR, in input order."""
     import pyarrow.parquet as pq
-    from pyarrow import fs as pafs
 
-    filesystem, root = filesystem_of(outdir)
-    found = filesystem.get_file_info(pafs.FileSelector(root))
-    names = sorted(f.path for f in found if PurePosixPath(f.path).name.startswith("part-") and f.path.endswith(".parquet"))
-    return [rec for name in names for rec in pq.read_table(name, filesystem=filesystem).to_pylist()]
+    parts = Parts(*filesystem_of(outdir), part_size=0)
+    return [rec for key in sorted(parts.done())
+            for rec in pq.read_table(parts.name(key), filesystem=parts.fs).to_pylist()]
 
 
 def runs(keys: list) -> list[tuple]:
@@ -182,13 +180,8 @@ def main(argv=None) -> int:
     p.add_argument("--cpus", type=positive_int, default=None, help="CPUs of the local Ray (default: all)")
     p.add_argument("--resume", action="store_true", help="continue a killed run: redo only unfinished parts")
     p.add_argument("--part-size", type=positive_int, default=10_000, help="rows per output part")
-    p.add_argument("--text-field", default="text")
-    p.add_argument("--id-field", default="id")
-    p.add_argument("--model", default=None, help="checkpoint directory, on every node (default: the shipped model)")
-    p.add_argument("--backend", choices=("onnx", "torch"), default="torch")
-    p.add_argument("--batch-size", type=positive_int, default=16, help="windows per forward pass")
     p.add_argument("--docs-per-call", type=positive_int, default=64, help="documents an actor takes at once")
-    p.add_argument("--max-bytes", type=positive_int, default=DEFAULT_MAX_BYTES)
+    add_record_options(p, "checkpoint directory, on every node (default: the shipped model)")
     args = p.parse_args(argv)
 
     def fail(message: str, status: int = 2) -> int:

@@ -24,8 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from model.base import cache_dir
-from model.match import Embedder, Matcher, article_vectors
-from model.text import split_sentences
+from model.match import Embedder, Matcher, article_vectors, sentence_vectors
 from training.config import TrainConfig, command_parser
 from training.corpus import load_splits
 
@@ -67,8 +66,7 @@ class SentenceCache(VectorCache):
     def __call__(self, text: str):
         key = hashlib.sha1(text.encode()).hexdigest()
         if key not in self.store:
-            spans = split_sentences(text) or [(0, len(text))]
-            self.store[key] = (spans, self.embedder.embed([text[a:b] for a, b in spans]))
+            self.store[key] = sentence_vectors(text, self.embedder)
             self.added = getattr(self, "added", 0) + 1
             if self.added % 500 == 0:
                 self.save()
@@ -119,7 +117,7 @@ def sentence_similarities(docs: list[dict], embedder: Embedder, n: int = 60, see
     for d in trips:
         other = rng.choice([o for o in others if o["source"] == d["source"] and o["group"] != d["group"]])
         ours = embedder.embed([b for _, b in d["aligned"] if b.strip()])
-        theirs = embedder.embed([other["text"][a:b] for a, b in split_sentences(other["text"])])
+        theirs = sentence_vectors(other["text"], embedder)[1]
         unrelated.extend((ours @ theirs.T).max(1).tolist())
     q = [1, 5, 10, 50]
     return {"versions": {f"p{k}": float(np.percentile(versions, k)) for k in q}, "n_versions": len(versions),
@@ -128,23 +126,15 @@ def sentence_similarities(docs: list[dict], embedder: Embedder, n: int = 60, see
 
 def summarize(result: dict, bars: dict) -> dict:
     """Per cell and per kind: top-1, top-5, and top-1 reported under each rule (measure >= bar)."""
-    def reported(rs, measure):
-        return np.mean([r["top1"] and r[measure] >= bars[measure] for r in rs])
+    def by(field: str, extra=()) -> dict:
+        groups = defaultdict(list)
+        for r in result["queries"]:
+            groups[r[field]].append(r)
+        return {g: {"n": len(rs), **{k: np.mean([r[k] for r in rs]) for k in ("top1", "top5", *extra)},
+                    **{f"reported_by_{m}": np.mean([r["top1"] and r[m] >= bar for r in rs]) for m, bar in bars.items()}}
+                for g, rs in sorted(groups.items())}
 
-    cells = defaultdict(list)
-    for r in result["queries"]:
-        cells[r["cell"]].append(r)
-    table = {c: {"n": len(rs), "top1": np.mean([r["top1"] for r in rs]), "top5": np.mean([r["top5"] for r in rs]),
-                 **{f"reported_by_{m}": reported(rs, m) for m in bars},
-                 "article_only_top1": np.mean([r["article_only_top1"] for r in rs])}
-             for c, rs in sorted(cells.items())}
-    kinds = defaultdict(list)
-    for r in result["queries"]:
-        kinds[r["kind"]].append(r)
-    by_kind = {k: {"n": len(rs), "top1": np.mean([r["top1"] for r in rs]), "top5": np.mean([r["top5"] for r in rs]),
-                   **{f"reported_by_{m}": reported(rs, m) for m in bars}}
-               for k, rs in sorted(kinds.items())}
-    return {"cells": table, "kinds": by_kind,
+    return {"cells": by("cell", ("article_only_top1",)), "kinds": by("kind"),
             "false_match_rate": {m: float((np.array(result["false"][m]) >= bar).mean()) for m, bar in bars.items()},
             "originals": len(result["false"]["score"]), "indexed": result["indexed"], "seconds_per_query": result["seconds_per_query"]}
 
