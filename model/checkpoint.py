@@ -3,9 +3,10 @@
     telltale.json                       schema, labels, base encoder, windowing, calibration, lineage
     tokenizer.json.gz, tokenizer_config.json       the tokenizer: the base's 250k pieces, or those the train
                                         split uses and every single character (`prune_tokenizer`)
-    heads_and_encoder.safetensors       fp16: everything trained. The frozen word embeddings
-                                        (96M of e5-small's 118M parameters) are rebuilt from the
-                                        base package, so the checkpoint stays small
+    heads_and_encoder.safetensors       fp16: everything trained (the artifact head's layers and size:
+                                        `artifact_head` in telltale.json, when not the default). The
+                                        frozen word embeddings (96M of e5-small's 118M parameters) are
+                                        rebuilt from the base package, so the checkpoint stays small
     char_ngrams.safetensors             the n-gram model mixed into the document verdict (optional)
     no_punctuation_adapter.safetensors  LoRA matrices text without punctuation is read through (optional)
 
@@ -78,6 +79,15 @@ def calibration(ckpt_dir: str | Path) -> Calibration:
 
 def write_calibration(ckpt_dir: str | Path, chosen: Calibration, stage: dict) -> None:
     update_settings(ckpt_dir, {"calibration": chosen.to_dict()}, stage)
+
+
+def write_weights(ckpt_dir: str | Path, weights: dict, values: dict, stage: dict | None = None) -> None:
+    """Replace a checkpoint's trained weights (fp16), with the settings they need (`values`)."""
+    import torch
+    from safetensors.torch import save_file
+
+    save_file({k: v.detach().to(torch.float16).contiguous() for k, v in weights.items()}, Path(ckpt_dir) / WEIGHTS_FILE)
+    update_settings(ckpt_dir, values, stage)
 
 
 def read_weights(ckpt_dir: str | Path) -> dict:

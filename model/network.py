@@ -4,7 +4,11 @@ One encoder, two heads trained together:
 - a sequence head over mean-pooled token states. The same head scores a whole window
   (the document level) and each sentence inside it (tokens pooled per sentence), so a
   lone sentence given as input gets the same answer at both levels;
-- a token head: is this token an MT/rewrite artifact?
+- a token head: is this token an MT/rewrite artifact? Trained with the rest, it reads the last
+  layer through one linear layer. A checkpoint's `artifact_head` settings may instead give it
+  middle layers and a hidden layer (training/artifact_head.py trains such a head alone, on the
+  frozen encoder): a word that does not belong shows more in the middle layers than in the last,
+  which the document labels shape.
 
 Optionally a LoRA adapter (peft) that text without punctuation is read through. What is stored
 where is model/checkpoint.py's business.
@@ -30,25 +34,29 @@ ADAPTER_TARGETS = ["query", "key", "value", "dense", "sequence_head"]
 
 
 class TelltaleModel(nn.Module):
-    def __init__(self, encoder, artifact_weight: float = 1.0, artifact_pos_weight: float = 5.0):
+    def __init__(self, encoder, artifact_weight: float = 1.0, artifact_pos_weight: float = 5.0,
+                 artifact_head: dict | None = None):
         super().__init__()
         self.encoder = encoder
         hidden = encoder.config.hidden_size
         self.dropout = nn.Dropout(0.1)
         self.sequence_head = nn.Linear(hidden, len(LABELS))
-        self.token_head = nn.Linear(hidden, 2)
+        # which hidden states the token head reads (0 = the embeddings' output), and its hidden size
+        head = artifact_head or {}
+        self.artifact_layers = tuple(head.get("layers", [encoder.config.num_hidden_layers]))
+        self.token_head = token_head(hidden * len(self.artifact_layers), head.get("hidden", 0))
         self.artifact_weight = artifact_weight
         self.register_buffer("artifact_class_weight", torch.tensor([1.0, artifact_pos_weight]), persistent=False)
         self.encoder.embeddings.word_embeddings.weight.requires_grad = False
 
     def forward(self, input_ids, attention_mask, sentence_ids=None, labels=None, sentence_labels=None,
                 token_labels=None):
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        hidden = self.dropout(hidden)
+        encoded = self.encoder(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
+        hidden = self.dropout(encoded.last_hidden_state)
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
         logits = self.sequence_head(pooled)
-        token_logits = self.token_head(hidden)
+        token_logits = self.token_head(self.dropout(artifact_features(encoded.hidden_states, self.artifact_layers)))
         sentence_logits = None
         if sentence_ids is not None and sentence_ids.shape[1] > 0:
             # sentence_ids: [batch, seq] index of each token's sentence within the window, -1 = none
@@ -72,6 +80,19 @@ class TelltaleModel(nn.Module):
                     token_logits.reshape(-1, 2), token_labels.reshape(-1),
                     weight=self.artifact_class_weight, ignore_index=IGNORE)
         return {"loss": loss, "logits": logits, "sentence_logits": sentence_logits, "token_logits": token_logits}
+
+
+def token_head(inputs: int, hidden: int) -> nn.Module:
+    """Artifact logits from a token's features: one linear layer, or two with a hidden layer
+    (tanh GELU, which numpy computes exactly as torch does, for model/fast.py)."""
+    if not hidden:
+        return nn.Linear(inputs, 2)
+    return nn.Sequential(nn.Linear(inputs, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, 2))
+
+
+def artifact_features(hidden_states, layers) -> torch.Tensor:
+    """What the token head reads: the hidden states of `layers`, side by side."""
+    return torch.cat([hidden_states[i] for i in layers], -1)
 
 
 def build(base: str, **kwargs) -> TelltaleModel:
@@ -116,7 +137,7 @@ def load(ckpt_dir: str | Path, device: str | torch.device = "cpu") -> TelltaleMo
         embeddings = encoder.embeddings.word_embeddings.weight.detach()[torch.from_numpy(rows)]
         encoder.embeddings.word_embeddings = nn.Embedding.from_pretrained(embeddings, freeze=True)
         encoder.config.vocab_size = len(rows)
-    model = load_weights(TelltaleModel(encoder), ckpt_dir)
+    model = load_weights(TelltaleModel(encoder, artifact_head=settings.get("artifact_head")), ckpt_dir)
     if settings.get("adapter_rank"):
         add_adapter(model, settings["adapter_rank"])
         _overlay(model, checkpoint.read_adapter(ckpt_dir), lambda k: "lora_" in k, ckpt_dir)

@@ -22,7 +22,7 @@ _CLAUSE_PUNCTUATION = re.compile(r"[.,;:!?]")
 # wrapped in punctuation at most.
 _PROSE_WORD = re.compile(r"^[^\w]*[^\W\d_]{1,25}(?:['’-][^\W\d_]{1,25})*[^\w]*$")
 WITHHOLDING_FLAGS = ("not-prose", "not-english")  # the model reads English prose: no verdict on anything else
-_FUNCTION_WORDS = set(
+FUNCTION_WORDS = set(
     "the of and to a in that is was he for it with as his on be at by i this had not are but from or "
     "have an they which one you were her all she there would their we him been has when who will more "
     "no if out so said what up its about into than them can only other new some could time these two "
@@ -139,7 +139,7 @@ def _has_cuda() -> bool:
 def english_share(text: str) -> float:
     """Share of words that are common English function words (news English: ~0.4)."""
     words = re.findall(r"[^\W\d_]+", text.lower())
-    return sum(w in _FUNCTION_WORDS for w in words) / len(words) if words else 0.0
+    return sum(w in FUNCTION_WORDS for w in words) / len(words) if words else 0.0
 
 
 class Predictor:

@@ -19,3 +19,17 @@ def test_offsets_follow_the_text(name):
 def test_stripped_punctuation_keeps_words_and_spaces():
     new, _ = perturb(TEXT, PERTURBATIONS["stripped punctuation"], random.Random(0))
     assert new == "Ms Okafor said The pier stays open Repairs start in May"
+
+
+def test_synthetic_wrong_words_are_labelled_exactly():
+    from conftest import ARTICLE
+    from training.synthetic import replace_words
+
+    new, spans = replace_words(ARTICLE, random.Random(3), rate=0.3)
+    assert spans and new != ARTICLE
+    old_words, new_words = ARTICLE.split(), new.split()
+    assert len(old_words) == len(new_words)  # one word for one word
+    replaced = {new[a:b] for a, b in spans}
+    changed = {n.strip(".,") for o, n in zip(old_words, new_words) if o != n}
+    assert changed == replaced
+    assert all(new[a:b].isalpha() for a, b in spans)

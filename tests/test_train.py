@@ -24,10 +24,13 @@ def test_tiny_config_trains_a_loadable_checkpoint(tiny):
     assert {"telltale.json", "heads_and_encoder.safetensors", "tokenizer.json.gz", "char_ngrams.safetensors"} <= files
     assert sum(p.stat().st_size for p in tiny.iterdir() if p.is_file()) < 50 * 2**20
     settings = json.loads((tiny / "telltale.json").read_text())
-    train, ngrams, vocabulary = settings["lineage"]
+    train, ngrams, vocabulary, artifact_head = settings["lineage"]
     assert settings["labels"] == list(LABELS) and (train["stage"], train["steps"]) == ("train", 4)
     assert train["train_loss"] > 0 and ngrams["stage"] == "ngrams"
     assert vocabulary["stage"] == "vocabulary" and vocabulary["pieces"] < vocabulary["of"] / 5
+    assert artifact_head["stage"] == "artifact_head" and settings["artifact_head"] == {"layers": [9], "hidden": 256}
+    assert set(artifact_head["validation"]) == {"human", "synthetic", "round-trip", "mqm"}
+    assert settings["calibration"]["artifact_threshold"] == artifact_head["threshold"]
     p = Predictor.load(tiny).predict_one(ARTICLE)
     assert p.label in LABELS or p.label == "uncertain"
     assert sum(p.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
@@ -60,6 +63,29 @@ def test_an_adapter_run_changes_how_text_without_punctuation_reads_and_nothing_e
     stripped = re.sub(r"[^\w\s]", "", ARTICLE)
     assert after.predict_one(ARTICLE).probabilities == pytest.approx(before.predict_one(ARTICLE).probabilities, abs=1e-6)
     assert after.predict_one(stripped).probabilities != pytest.approx(before.predict_one(stripped).probabilities, abs=1e-4)
+
+
+def test_an_artifact_head_changes_the_artifact_scores_and_nothing_else(tiny, tmp_path):
+    import shutil
+
+    from model import Predictor
+    from training.artifact_head import main
+
+    out = tmp_path / "linear-head"
+    shutil.copytree(tiny, out)
+    main([str(out), "--config", "configs/tiny.yaml", "--set", f"corpus={CORPUS}", "--set", "artifact_layers=[12]",
+          "--set", "artifact_hidden=0"])
+    assert json.loads((out / "telltale.json").read_text())["artifact_head"] == {"layers": [12], "hidden": 0}
+    for backend in ("onnx", "torch"):
+        before, after = (Predictor.load(path, backend=backend) for path in (tiny, out))
+        old, new = before.run([ARTICLE])[0], after.run([ARTICLE])[0]
+        assert after.assemble(new).probabilities == pytest.approx(before.assemble(old).probabilities, abs=1e-6)
+        assert [s.probabilities for s in after.assemble(new).sentences] == [
+            pytest.approx(s.probabilities, abs=1e-6) for s in before.assemble(old).sentences]
+        assert new.token_scores() != pytest.approx(old.token_scores(), abs=1e-3)
+    # the hidden-layer head of `tiny` scores tokens alike in both backends
+    fast, reference = (Predictor.load(tiny, backend=b).run([ARTICLE])[0].token_scores() for b in ("onnx", "torch"))
+    assert fast == pytest.approx(reference, abs=1e-4)
 
 
 def test_the_yardstick_scores_a_network_under_a_borrowed_calibration_from_its_cached_runs(tiny, tmp_path, monkeypatch):

@@ -56,6 +56,13 @@ class TrainConfig:
     save_steps: int = 200  # a Trainer checkpoint this often, for a killed run to resume from
     max_steps: int = -1  # stop after this many steps (-1 = run all epochs)
 
+    # the artifact head trained alone on the frozen encoder (training/artifact_head.py)
+    artifact_layers: tuple = (9,)  # hidden states it reads (0 = embeddings, 12 = e5-small's last layer)
+    artifact_hidden: int = 256  # its hidden layer (0 = one linear layer)
+    artifact_sources: tuple = ("human", "synthetic", "round-trip", "mqm")  # what its labels come from
+    artifact_windows: int = 600  # training windows from each source
+    synthetic_rate: float = 0.04  # share of a synthetic document's content words replaced
+
     evaluate: bool = False  # after training: calibration and the yardstick report (training/yardstick.py)
 
     def __post_init__(self):

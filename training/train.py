@@ -1,5 +1,5 @@
 """Train a telltale model: config -> corpus -> examples -> Trainer -> checkpoint (+ character n-grams,
-a pruned vocabulary) -> calibration and the yardstick report (`evaluate: true` or --evaluate).
+a pruned vocabulary, an artifact head) -> calibration and the yardstick report (`evaluate: true` or --evaluate).
 
     python -m training.train --config configs/recipe.yaml [--set key=value ...] [--evaluate]
 
@@ -21,6 +21,7 @@ from transformers import AutoTokenizer, Trainer, TrainingArguments
 
 from model import checkpoint, network
 from model.base import base_path
+from training.artifact_head import add_artifact_head
 from training.config import TrainConfig, command_parser
 from training.corpus import Collator, build_examples, load_spans, load_splits, split_of
 from training.ngrams import add_ngrams
@@ -45,6 +46,8 @@ def main(argv=None) -> Path:
         add_ngrams(out, cfg)  # the linear model beside the transformer (model/ngrams.py)
     if not cfg.adapter_rank and "vocabulary" not in stages_done(out, cfg):
         prune_vocabulary(out, cfg)  # the pieces English news uses (training/vocabulary.py)
+    if not cfg.adapter_rank and "artifact_head" not in stages_done(out, cfg):
+        add_artifact_head(out, cfg, log.info)  # trained alone on the frozen encoder (training/artifact_head.py)
     if (args.evaluate or cfg.evaluate) and not (out / "yardstick.json").exists():
         from training.yardstick import main as yardstick
 
@@ -57,7 +60,7 @@ def stages_done(out: Path, cfg: TrainConfig) -> list[str]:
     if not (out / checkpoint.CONFIG_FILE).exists():
         return []
     lineage = checkpoint.read_settings(out)["lineage"]
-    runs = [i for i, stage in enumerate(lineage) if stage.get("config") == cfg.to_dict()]
+    runs = [i for i, stage in enumerate(lineage) if stage["stage"] in ("train", "adapter") and stage.get("config") == cfg.to_dict()]
     return [stage["stage"] for stage in lineage[runs[-1]:]] if runs else []
 
 
@@ -80,8 +83,10 @@ def train(cfg: TrainConfig) -> Path:
     log.info("examples: train %d, validation %d (built in %.0fs)", len(train), len(validation),
              time.time() - started)
 
+    # a network continued from a checkpoint keeps its artifact head's layout (training/artifact_head.py)
+    head = checkpoint.read_settings(cfg.init_from).get("artifact_head") if cfg.init_from else None
     model = network.build(cfg.base, artifact_weight=cfg.artifact_weight,
-                          artifact_pos_weight=cfg.artifact_pos_weight)
+                          artifact_pos_weight=cfg.artifact_pos_weight, artifact_head=head)
     if cfg.init_from:
         if checkpoint.read_settings(cfg.init_from)["base"] != cfg.base:
             raise SystemExit(f"init_from {cfg.init_from} was trained on another base than {cfg.base}")
@@ -129,7 +134,8 @@ def train(cfg: TrainConfig) -> Path:
     else:
         lineage = checkpoint.read_settings(cfg.init_from)["lineage"] if cfg.init_from else []
         checkpoint.write(out, network.trained_state(model), tokenizer, {
-            "base": cfg.base, "max_length": cfg.max_length, "stride": cfg.stride, "lineage": lineage + [stage]})
+            "base": cfg.base, "max_length": cfg.max_length, "stride": cfg.stride, "lineage": lineage + [stage],
+            **({"artifact_head": head} if head else {})})
     elapsed = time.time() - started
     log.info("saved %s after %.0fs on %s", out, elapsed, device)
     return out
