@@ -36,12 +36,9 @@ ADAPTER_FILE = "no_punctuation_adapter.safetensors"
 def write(out_dir: str | Path, weights: dict, tokenizer, settings: dict) -> None:
     """A new checkpoint: trained weights (fp16), the tokenizer and `settings` (at least `base`,
     `max_length`, `stride`, `lineage`)."""
-    import torch
-    from safetensors.torch import save_file
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().to(torch.float16).contiguous() for k, v in weights.items()}, out / WEIGHTS_FILE)
+    _save_fp16(weights, out / WEIGHTS_FILE)
     tokenizer.save_pretrained(out)
     packed = out / TOKENIZER_FILE
     with packed.open("rb") as src, gzip.open(out / (TOKENIZER_FILE + ".gz"), "wb", compresslevel=9) as dst:
@@ -83,11 +80,15 @@ def write_calibration(ckpt_dir: str | Path, chosen: Calibration, stage: dict) ->
 
 def write_weights(ckpt_dir: str | Path, weights: dict, values: dict, stage: dict | None = None) -> None:
     """Replace a checkpoint's trained weights (fp16), with the settings they need (`values`)."""
+    _save_fp16(weights, Path(ckpt_dir) / WEIGHTS_FILE)
+    update_settings(ckpt_dir, values, stage)
+
+
+def _save_fp16(tensors: dict, path: Path) -> None:
     import torch
     from safetensors.torch import save_file
 
-    save_file({k: v.detach().to(torch.float16).contiguous() for k, v in weights.items()}, Path(ckpt_dir) / WEIGHTS_FILE)
-    update_settings(ckpt_dir, values, stage)
+    save_file({k: v.detach().to(torch.float16).contiguous() for k, v in tensors.items()}, path)
 
 
 def read_weights(ckpt_dir: str | Path) -> dict:
@@ -98,10 +99,7 @@ def read_weights(ckpt_dir: str | Path) -> dict:
 
 
 def write_adapter(ckpt_dir: str | Path, state: dict, rank: int, stage: dict) -> None:
-    import torch
-    from safetensors.torch import save_file
-
-    save_file({k: v.detach().to(torch.float16).contiguous() for k, v in state.items()}, Path(ckpt_dir) / ADAPTER_FILE)
+    _save_fp16(state, Path(ckpt_dir) / ADAPTER_FILE)
     update_settings(ckpt_dir, {"adapter_rank": rank}, stage)
 
 

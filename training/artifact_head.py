@@ -34,7 +34,7 @@ from model.predictor import Predictor
 from model.text import batch_arrays, encode_document, split_sentences
 from training.config import TrainConfig, command_parser
 from training.corpus import labelled_regions, load_spans, load_splits, split_of, token_labels
-from training.evaluate import MODEL_KINDS
+from training.evaluate import predicted_spans
 from training.metrics import word_prf
 from training.synthetic import replace_words
 from training.yardstick import fit_artifact_threshold, per_cell_sample
@@ -117,8 +117,7 @@ def validation_figures(predictor: Predictor, sets: dict) -> dict:
     """Word-level figures at the predictor's threshold, per source, beside flagging every word."""
     out = {}
     for source, (texts, runs) in sets.items():
-        predicted = [[(a.start, a.end) for a in predictor.assemble(run, want_sentences=False).artifacts
-                      if a.kind in MODEL_KINDS] for run in runs]
+        predicted = [predicted_spans(predictor.assemble(run, want_sentences=False)) for run in runs]
         figures = word_prf([spans for _, spans in texts], predicted, [text for text, _ in texts])
         out[source] = ({"words_flagged": figures["predicted_words"] / max(figures["words"], 1)} if source == "human" else
                        {k: round(figures[k], 4) for k in ("precision", "recall", "f1", "every_word_f1")})

@@ -29,6 +29,12 @@ from training.perturb import PERTURBATIONS, perturb
 from training.render import markdown_report, plot_length, plot_reliability
 
 MODEL_KINDS = ("mistranslation", "untranslated")  # artifact spans that are predictions, not normalisation findings
+
+
+def predicted_spans(prediction) -> list[tuple[int, int]]:
+    """A prediction's artifact spans that the model or the untranslated-word rule found (the
+    normalisation's findings left out): what the span figures score."""
+    return [(a.start, a.end) for a in prediction.artifacts if a.kind in MODEL_KINDS]
 LENGTH_BUCKETS = ("1 sentence", "2-3 sentences", "~50 words", "~100 words", "~300 words", "500+ words")
 
 
@@ -183,13 +189,13 @@ def evaluate_checkpoint(ckpt: str | Path, cfg: TrainConfig, max_docs: int = 0, p
     if held:
         preds = predictor.predict([r["text"] for r in held], sentences=False)
         report["artifacts_mqm"] = char_prf([[tuple(s) for s in r["spans"]] for r in held],
-                                           [[(a.start, a.end) for a in p.artifacts if a.kind in MODEL_KINDS] for p in preds],
+                                           [predicted_spans(p) for p in preds],
                                            [r["text"] for r in held])
         report["artifacts_mqm"]["segments"] = len(held)
     rt = [(row, p) for row, p in zip(test_rows, predictions) if row["kind"] == "mt-roundtrip"]
     if rt:
         report["artifacts_roundtrip"] = char_prf([labelled_regions(row)[0] for row, _ in rt],
-                                                 [[(a.start, a.end) for a in p.artifacts if a.kind in MODEL_KINDS] for _, p in rt],
+                                                 [predicted_spans(p) for _, p in rt],
                                                  [row["text"] for row, _ in rt])
     log("artifacts done")
 

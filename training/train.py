@@ -83,12 +83,13 @@ def train(cfg: TrainConfig) -> Path:
     log.info("examples: train %d, validation %d (built in %.0fs)", len(train), len(validation),
              time.time() - started)
 
+    init = checkpoint.read_settings(cfg.init_from) if cfg.init_from else {}
     # a network continued from a checkpoint keeps its artifact head's layout (training/artifact_head.py)
-    head = checkpoint.read_settings(cfg.init_from).get("artifact_head") if cfg.init_from else None
+    head = init.get("artifact_head")
     model = network.build(cfg.base, artifact_weight=cfg.artifact_weight,
                           artifact_pos_weight=cfg.artifact_pos_weight, artifact_head=head)
     if cfg.init_from:
-        if checkpoint.read_settings(cfg.init_from)["base"] != cfg.base:
+        if init["base"] != cfg.base:
             raise SystemExit(f"init_from {cfg.init_from} was trained on another base than {cfg.base}")
         network.load_weights(model, cfg.init_from)
     if cfg.adapter_rank:
@@ -132,9 +133,9 @@ def train(cfg: TrainConfig) -> Path:
         shutil.copytree(cfg.init_from, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns("trainer"))
         checkpoint.write_adapter(out, network.adapter_state(model), cfg.adapter_rank, stage)
     else:
-        lineage = checkpoint.read_settings(cfg.init_from)["lineage"] if cfg.init_from else []
         checkpoint.write(out, network.trained_state(model), tokenizer, {
-            "base": cfg.base, "max_length": cfg.max_length, "stride": cfg.stride, "lineage": lineage + [stage],
+            "base": cfg.base, "max_length": cfg.max_length, "stride": cfg.stride,
+            "lineage": init.get("lineage", []) + [stage],
             **({"artifact_head": head} if head else {})})
     elapsed = time.time() - started
     log.info("saved %s after %.0fs on %s", out, elapsed, device)

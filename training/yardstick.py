@@ -38,7 +38,7 @@ from model.predictor import Predictor
 from training.config import TrainConfig, command_parser
 from training.corpus import (cell_of, labelled_regions, load_spans, load_splits, mixed_document, originals_by_group,
                              split_of)
-from training.evaluate import MODEL_KINDS, accuracy_by_length, choose_min_words, probabilities
+from training.evaluate import accuracy_by_length, choose_min_words, predicted_spans, probabilities
 from training.metrics import budget_excess, cell_balanced, cell_recall, summary, word_prf
 from training.render import yardstick_markdown
 
@@ -199,21 +199,20 @@ def artifact_figures(predictor: Predictor, spans, test_rows: list[dict], test_ru
     """Word-level artifact figures at the calibration's threshold, beside flagging every word:
     MQM error spans of the test groups (WMT zh-en), round-trip word changes of the test sample,
     and the share of words flagged in its human-written documents."""
-    predicted = lambda p: [(a.start, a.end) for a in p.artifacts if a.kind in MODEL_KINDS]
     held = [r for r in spans if split_of(r["group"], cfg.split, cfg.seed) == "test"] if spans else []
     held = held[: cfg.max_docs or None]  # a smoke run's cut of the corpus cuts these too
     out = {}
     if held:
         preds = predictor.predict([r["text"] for r in held], sentences=False)
-        out["mqm"] = word_prf([[tuple(s) for s in r["spans"]] for r in held], [predicted(p) for p in preds],
+        out["mqm"] = word_prf([[tuple(s) for s in r["spans"]] for r in held], [predicted_spans(p) for p in preds],
                               [r["text"] for r in held])
     pairs = [(row, predictor.assemble(run, want_sentences=False)) for row, run in zip(test_rows, test_runs)]
     trips = [(row, p) for row, p in pairs if row["kind"] == "mt-roundtrip"]
     if trips:
-        out["round_trip"] = word_prf([labelled_regions(row)[0] for row, _ in trips], [predicted(p) for _, p in trips],
+        out["round_trip"] = word_prf([labelled_regions(row)[0] for row, _ in trips], [predicted_spans(p) for _, p in trips],
                                      [row["text"] for row, _ in trips])
     human = [(row, p) for row, p in pairs if row["label"] == "original"]
-    flagged = word_prf([[]] * len(human), [predicted(p) for _, p in human], [row["text"] for row, _ in human])
+    flagged = word_prf([[]] * len(human), [predicted_spans(p) for _, p in human], [row["text"] for row, _ in human])
     out["human_words_flagged"] = flagged["predicted_words"] / flagged["words"] if flagged["words"] else None
     return out
 
