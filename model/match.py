@@ -8,9 +8,12 @@ translated or added (and the source's sentences that were dropped).
 Embeddings are multilingual-e5-small's own (the base encoder, not telltale's fine-tuned one: it
 was trained for retrieval): "passage: " prefix, mean pooling, unit length. An article's vector is
 the mean of its paragraphs' vectors, so that it covers the whole article, not its first 512
-tokens. The store is Qdrant: its local mode (a directory, no server, pure Python; Qdrant advises
-it up to about 20,000 points, one point an article here) by default, and the same calls against
-a Qdrant server (`Matcher.open(url=...)`) for an archive of millions.
+tokens. The articles nearest by that vector are the candidates; each is then scored by how well
+its paragraphs cover the suspect's and by the share of the suspect's rare words it holds
+(`score`), because a rewrite keeps the names and numbers that a vector blurs. The store is
+Qdrant: its local mode (a directory, no server, pure Python; Qdrant advises it up to about 20,000
+points, one point an article here) by default, and the same calls against a Qdrant server
+(`Matcher.open(url=...)`) for an archive of millions.
 """
 from __future__ import annotations
 
@@ -28,14 +31,17 @@ PREFIX = "passage: "
 MAX_TOKENS = 512  # e5-small's position limit
 PARAGRAPH_WORDS = (40, 200)  # shorter paragraphs join the next; longer ones are cut at sentences
 COLLECTION = "telltale_articles"  # one point an article: its vector and its paragraphs' (a multivector)
-CANDIDATES = 20  # articles re-scored by their paragraphs
+CANDIDATES = 20  # articles re-scored
+WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*")
+WORDS_WEIGHT = 0.1  # the rare words' share beside paragraph coverage in `score`
 KEPT_RATIO = 0.9  # character similarity at which a sentence counts as kept verbatim
 # Measured on validation groups by training.match_eval (docs/experiments/source-matching.md):
 # the cosine (e5-small) at which a suspect sentence is a version of a source sentence (5% of a
 # round trip's sentences fall under it, 5% of unrelated same-source sentences over it), and the
 # score at which a match is reported (1% of human-written articles reach it against another).
 SENTENCE_MATCH = 0.86
-REPORT_SCORE = 0.976
+REPORT_SCORE = 0.935
+COMMON = 7.0  # wordfreq's Zipf frequency of the commonest English words: a word's weight is (COMMON - its Zipf)^2
 
 
 def paragraphs(text: str) -> list[tuple[int, int]]:
@@ -142,6 +148,19 @@ def point_id(key: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "telltale:" + key))
 
 
+def words(text: str) -> list[str]:
+    return [m.group().lower() for m in WORD.finditer(text)]
+
+
+def rare_word_share(suspect: set[str], source: set[str]) -> float:
+    """The share of the suspect's words, weighted by how rare they are in English (names and
+    numbers most), that the source holds too."""
+    from wordfreq import zipf_frequency
+
+    weight = {w: max(0.0, COMMON - zipf_frequency(w, "en")) ** 2 for w in suspect}
+    return sum(weight[w] for w in suspect & source) / max(sum(weight.values()), 1e-9)
+
+
 @dataclass
 class AlignedSentence:
     start: int  # offsets into the suspect text
@@ -221,9 +240,10 @@ class Matcher:
 
     def match(self, texts: list[str], predictor=None, top: int = 5, vectors=None,
               exclude: list[list[str]] | None = None) -> list[Match]:
-        """The most likely source of each text: the best of CANDIDATES articles by `score`, reported
-        when the score reaches `threshold`; with its `coverage` (the share of the text's words in
-        sentences that are versions of the source's) and telltale's label given a `predictor`.
+        """The most likely source of each text: the best by `score` of the CANDIDATES articles nearest
+        by vector, reported when the score reaches `threshold`; with its `coverage` (the share of the
+        text's words in sentences that are versions of the source's) and telltale's label given a
+        `predictor`.
         `exclude[i]`: article ids not to match text i to."""
         from qdrant_client import models
 
@@ -237,14 +257,17 @@ class Matcher:
                 texts, articles, spans, per_text, predictions, exclude):
             not_these = models.Filter(must_not=[models.FieldCondition(key="id", match=models.MatchAny(any=leave_out))]) \
                 if leave_out else None
-            hits = self.client.query_points(COLLECTION, query=vector.tolist(), using="article", query_filter=not_these,
-                                            limit=CANDIDATES, with_payload=["id"], with_vectors=["paragraphs"]).points
-            words = np.array([len(text[a:b].split()) for a, b in spans_], dtype=np.float32)
-            scored = sorted(((h.payload["id"], score(h.score, paragraph_vectors, np.array(h.vector["paragraphs"]), words))
-                             for h in hits), key=lambda x: -x[1])
+            hits = {h.payload["id"]: h for h in self.client.query_points(
+                COLLECTION, query=vector.tolist(), using="article", query_filter=not_these, limit=CANDIDATES,
+                with_payload=True, with_vectors=["paragraphs"]).points}
+            paragraph_words = np.array([len(text[a:b].split()) for a, b in spans_], dtype=np.float32)
+            ours = set(words(text))
+            scored = sorted(((i, score(paragraph_vectors, np.array(h.vector["paragraphs"]), paragraph_words,
+                                       rare_word_share(ours, set(words(h.payload["text"])))))
+                             for i, h in hits.items()), key=lambda x: -x[1])
             best_id, best = scored[0]
             m = Match(None, best, candidates=scored[:top], label=prediction and prediction.label)
-            source = self.client.retrieve(COLLECTION, [point_id(best_id)], with_payload=["text"])[0].payload["text"]
+            source = hits[best_id].payload["text"]
             sentences, dropped = self.align(text, source, prediction)
             m.coverage = coverage(text, sentences)
             if best >= self.threshold:
@@ -287,8 +310,11 @@ def coverage(text: str, sentences: list[AlignedSentence]) -> float:
     return came / max(sum(words), 1)
 
 
-def score(article_cosine: float, query_paragraphs: np.ndarray, source_paragraphs: np.ndarray, words: np.ndarray) -> float:
-    """The mean of the article vectors' cosine and the paragraph coverage: how well, on average
-    (by words), each of the suspect's paragraphs is matched by one of the source's."""
-    paragraph_coverage = float((query_paragraphs @ source_paragraphs.T).max(1) @ words / words.sum())
-    return (article_cosine + paragraph_coverage) / 2
+def score(query_paragraphs: np.ndarray, source_paragraphs: np.ndarray, paragraph_words: np.ndarray,
+          rare_words: float) -> float:
+    """How well, on average (by words), each of the suspect's paragraphs is matched by one of the
+    source's, with the share of its rare words the source holds (`rare_word_share`) beside it, at
+    WORDS_WEIGHT; from 0 to 1. On validation (docs/experiments/source-matching-scores.md), the
+    article vectors' cosine beside these ranked worse than without it."""
+    paragraph_coverage = float((query_paragraphs @ source_paragraphs.T).max(1) @ paragraph_words / paragraph_words.sum())
+    return (paragraph_coverage + WORDS_WEIGHT * rare_words) / (1 + WORDS_WEIGHT)

@@ -5,7 +5,8 @@
 Indexing: `--index` originals of the corpus embedded (whole and by paragraph) into a fresh local
 index on disk, end to end through `Matcher.add`. Matching: a local index on disk of `--articles`
 articles, their vectors reused from `training.match_eval`'s cache (topped up with random unit
-vectors if the cache holds fewer: a search costs the same on any vectors), reopened, then
+vectors if the cache holds fewer: a search costs the same on any vectors) beside their texts
+(corpus texts for the random ones: the re-scoring reads the candidates' words), reopened, then
 `--queries` machine-made corpus texts matched one at a time, with sentence alignment, without and
 with telltale's label. Times are wall clock on this machine.
 """
@@ -53,14 +54,17 @@ def main(argv=None):
     print(f"indexing: {results['index_articles_per_s']:.2f} articles/s ({len(originals)} articles of {words:.0f} words)", flush=True)
 
     cached = pickle.loads((cache_dir() / "match-eval" / "vectors.pkl").read_bytes())
+    text_of = {d["id"]: d["text"] for split in splits.values() for d in split}
+    filler = [d["text"] for d in splits["train"] if d["label"] == "original"]
     rng = np.random.default_rng(0)
     ids, texts, articles, spans, per_text = [], [], [], [], []
     for i, (doc_id, (a, s, p)) in enumerate(list(cached.items())[: args.articles]):
-        ids.append(doc_id), texts.append(""), articles.append(a), spans.append(s), per_text.append(p)
+        ids.append(doc_id), texts.append(text_of.get(doc_id, "")), articles.append(a), spans.append(s), per_text.append(p)
     while len(ids) < args.articles:
         v = rng.standard_normal((8, 384)).astype(np.float32)
         v /= np.linalg.norm(v, axis=1, keepdims=True)
-        ids.append(f"random-{len(ids)}"), texts.append(""), articles.append(v.mean(0) / np.linalg.norm(v.mean(0)))
+        ids.append(f"random-{len(ids)}"), texts.append(filler[len(ids) % len(filler)])
+        articles.append(v.mean(0) / np.linalg.norm(v.mean(0)))
         spans.append([(0, 0)] * 8), per_text.append(v)
     big = Matcher.open(work / "big", embedder=embedder)
     for i in range(0, len(ids), 1000):

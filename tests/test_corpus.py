@@ -1,6 +1,8 @@
+import gzip
 import json
 import random
 from types import SimpleNamespace
+from unittest.mock import patch
 
 import pytest
 
@@ -151,3 +153,22 @@ def test_perturbed_copy_can_come_beside_the_clean_document(tokenizer):
                for e in examples if len(e["sentence_labels"]) == 2]  # not the lone sentences
     assert len(examples) == 4 and len(windows) == 2
     assert windows == [text.replace(" ", ""), text.replace(" ", "").replace(".", "").replace(",", "")]
+
+
+def test_mqm_major_keeps_only_the_major_errors(tmp_path):
+    from training.artifact_head import source_texts
+    from training.corpus import load_spans
+
+    text = "The minister has visited the flood zone on Tuesday and promised aids."
+    row = {"id": "s0", "group": "g0", "source": "wmt21", "system": "X", "text": text, "is_reference": False,
+           "spans": [[13, 24, None, "minor"], [64, 68, None, "major"], [5, 5, None, "major"]]}
+    with gzip.open(tmp_path / "spans.jsonl.gz", "wt") as f:
+        f.write(json.dumps(row) + "\n")
+    spans = load_spans(tmp_path)
+    cfg = SimpleNamespace(split={"train": 1.0}, seed=0, max_docs=0)
+    assert spans[0]["major"] == [False, True, True]
+    with patch("training.artifact_head.split_of", return_value="train"):
+        every = source_texts("mqm", "train", {"train": []}, spans, 5, cfg, random.Random(0))
+        major = source_texts("mqm-major", "train", {"train": []}, spans, 5, cfg, random.Random(0))
+    assert [text[a:b] for a, b in every[0][1]] == ["has visited", "aids"]  # the empty insertion point is dropped
+    assert [text[a:b] for a, b in major[0][1]] == ["aids"]

@@ -29,7 +29,7 @@ def test_tiny_config_trains_a_loadable_checkpoint(tiny):
     assert train["train_loss"] > 0 and ngrams["stage"] == "ngrams"
     assert vocabulary["stage"] == "vocabulary" and vocabulary["pieces"] < vocabulary["of"] / 5
     assert artifact_head["stage"] == "artifact_head" and settings["artifact_head"] == {"layers": [9], "hidden": 256}
-    assert set(artifact_head["validation"]) == {"human", "synthetic", "round-trip", "mqm"}
+    assert set(artifact_head["validation"]) == {"human", "synthetic", "round-trip", "mqm", "mqm-major"}
     assert settings["calibration"]["artifact_threshold"] == artifact_head["threshold"]
     p = Predictor.load(tiny).predict_one(ARTICLE)
     assert p.label in LABELS or p.label == "uncertain"

@@ -11,7 +11,8 @@ learns from windows of four sources (`artifact_sources`):
 - "synthetic": English-original text with words swapped for wrong ones (training/synthetic.py),
   labelled exactly;
 - "round-trip": round-trip MT, the words that differ from the original;
-- "mqm": WMT MT segments with human MQM error spans.
+- "mqm": WMT MT segments with human MQM error spans; "mqm-major": the same segments with only their
+  major errors as artifacts (a minor error's words count as correct).
 The encoder and the document heads are untouched, so labels and sentence verdicts do not change.
 The threshold is chosen by the yardstick's rule (`training.yardstick.fit_artifact_threshold`: at
 most one flagged word in 300 of human-written validation text, human translations included,
@@ -39,7 +40,7 @@ from training.metrics import word_prf
 from training.synthetic import replace_words
 from training.yardstick import fit_artifact_threshold, per_cell_sample
 
-SOURCES = ("human", "synthetic", "round-trip", "mqm")
+SOURCES = ("human", "synthetic", "round-trip", "mqm", "mqm-major")
 VALIDATION_TEXTS = 150  # per source but "human": the figures
 PER_CELL = 15  # human-written validation text for the threshold: at most this many documents a cell
 
@@ -47,10 +48,11 @@ PER_CELL = 15  # human-written validation text for the threshold: at most this m
 def source_texts(source: str, split: str, splits, spans, n: int, cfg: TrainConfig, rng: random.Random):
     """`n` (text, artifact spans) pairs of one source from one split."""
     docs = splits[split]
-    if source == "mqm":
+    if source.startswith("mqm"):
         rows = [r for r in spans or [] if not r["is_reference"] and split_of(r["group"], cfg.split, cfg.seed) == split]
         rows = rows[: cfg.max_docs or None]  # a smoke run's cut of the corpus cuts these too
-        return [(r["text"], [tuple(s) for s in r["spans"] if s[1] > s[0]]) for r in rng.sample(rows, min(n, len(rows)))]
+        return [(r["text"], [tuple(s) for s, major in zip(r["spans"], r["major"])
+                             if s[1] > s[0] and (major or source == "mqm")]) for r in rng.sample(rows, min(n, len(rows)))]
     if source == "human":  # human translations too: the budget counts their words
         rows = [i for i, label in enumerate(docs["label"]) if label == "original"]
     else:

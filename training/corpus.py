@@ -23,7 +23,7 @@ from model.text import encode_document, split_sentences
 from training.perturb import AUGMENTATIONS, perturb
 
 DOC_FIELDS = ("id", "group", "label", "kind", "source", "system", "lang", "style", "text", "aligned")
-SPAN_FIELDS = ("id", "group", "source", "system", "text", "spans", "is_reference")
+SPAN_FIELDS = ("id", "group", "source", "system", "text", "spans", "major", "is_reference")
 SPLITS = ("train", "validation", "test", "ood")
 
 
@@ -33,6 +33,7 @@ def _read_jsonl(path: Path, keep: tuple) -> Dataset:
         rows = [json.loads(line) for line in f if line.strip()]
     for row in rows:
         if "spans" in row:  # [start, end, category, severity]: Arrow wants one type per list
+            row["major"] = [rest[-1:] == ["major"] for _, _, *rest in row["spans"]]
             row["spans"] = [[int(s), int(e)] for s, e, *_ in row["spans"]]
     # Rows differ in their optional fields (segments, title, ...), which datasets' JSON
     # builder refuses; keep the documented ones, with None where a row lacks one.

@@ -6,9 +6,11 @@ For the validation and the test split: the index holds every original of the spl
 and human translations) plus `--distractors` originals from the train split; every machine-made
 document of the split whose group has an original (up to --per-cell of each kind / source /
 system) is matched against it, and counts as found when the top article is an original of its
-group. Human-written articles falsely matching another one: every original of the split matched
-against the same index without the originals of its own group; its best score is a false match
-when it reaches the reporting threshold. The threshold is chosen on validation (at most 1% false
+group or a near-copy of one (token Jaccard >= 0.7, the corpus's own rule for putting two originals
+in one group; a few near-copies still sit in different groups). Human-written articles falsely
+matching another one: every original of the split matched against the same index without the
+originals of its own group; its best article, unless a near-copy of it, is a false match when its
+score reaches the reporting threshold. The threshold is chosen on validation (at most 1% false
 matches) and read on test. Embeddings are cached by document id in ~/.cache/telltale/match-eval.
 """
 from __future__ import annotations
@@ -17,6 +19,7 @@ import hashlib
 import json
 import pickle
 import random
+import re
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -29,8 +32,16 @@ from training.config import TrainConfig, command_parser
 from training.corpus import load_splits
 
 
+NEAR_COPY = 0.7
+
+
 def cell(doc: dict) -> str:
     return f"{doc['kind']} / {doc['source']} / {doc['style'] or doc['system']}"
+
+
+def near_copy(a: str, b: str) -> bool:
+    x, y = set(re.findall(r"\w+", a.lower())), set(re.findall(r"\w+", b.lower()))
+    return len(x & y) >= NEAR_COPY * max(len(x | y), 1)
 
 
 class VectorCache:
@@ -79,28 +90,35 @@ def evaluate_split(name, originals, distractors, queries, cache, sentences) -> d
     matcher = Matcher.open(":memory:", embedder=cache.embedder, threshold=0.0)
     matcher.sentence_vectors = sentences
     matcher.add([d["text"] for d in indexed], [d["id"] for d in indexed], vectors=cache.get(indexed))
-    group_of = {d["id"]: d["group"] for d in indexed}
+    by_id = {d["id"]: d for d in indexed}
+    own = defaultdict(list)
+    for d in originals:
+        own[d["group"]].append(d)
     started = time.time()
     query_vectors = cache.get(queries)
     found = matcher.match([d["text"] for d in queries], top=5, vectors=query_vectors)
     seconds = time.time() - started
     # the first stage alone: the article vector nearest to each text's
     nearest = (query_vectors[0] @ cache.get(indexed)[0].T).argmax(1)
+
+    def right(d, article):
+        return article["group"] == d["group"] or any(near_copy(article["text"], o["text"]) for o in own[d["group"]])
+
     rows = []
     for d, m, k in zip(queries, found, nearest):
-        ranked = [group_of[i] for i, _ in m.candidates]
+        ranked = [right(d, by_id[i]) for i, _ in m.candidates]
         rows.append({"id": d["id"], "cell": cell(d), "kind": d["kind"], "score": m.score, "coverage": m.coverage,
-                     "top1": ranked[0] == d["group"], "top5": d["group"] in ranked[:5],
-                     "article_only_top1": indexed[k]["group"] == d["group"]})
+                     "top1": ranked[0], "top5": any(ranked[:5]), "article_only_top1": right(d, indexed[k]),
+                     "near_copy": ranked[0] and by_id[m.candidates[0][0]]["group"] != d["group"]})
     # false matches: each original against the index without its own group's originals
-    own = defaultdict(list)
-    for d in originals:
-        own[d["group"]].append(d["id"])
     false = matcher.match([d["text"] for d in originals], top=1, vectors=cache.get(originals),
-                          exclude=[own[d["group"]] for d in originals])
+                          exclude=[[o["id"] for o in own[d["group"]]] for d in originals])
+    copies = [near_copy(d["text"], by_id[m.candidates[0][0]]["text"]) for d, m in zip(originals, false)]
+    false = [m for m, copy in zip(false, copies) if not copy]
     sentences.save()
     return {"split": name, "indexed": len(indexed), "queries": rows, "seconds_per_query": seconds / max(len(queries), 1),
-            "false": {"score": [m.score for m in false], "coverage": [m.coverage for m in false]}}
+            "false": {"score": [m.score for m in false], "coverage": [m.coverage for m in false]},
+            "near_copies": {"found": sum(r["near_copy"] for r in rows), "originals": sum(copies)}}
 
 
 def sentence_similarities(docs: list[dict], embedder: Embedder, n: int = 60, seed: int = 0) -> dict:
@@ -136,15 +154,17 @@ def summarize(result: dict, bars: dict) -> dict:
 
     return {"cells": by("cell", ("article_only_top1",)), "kinds": by("kind"),
             "false_match_rate": {m: float((np.array(result["false"][m]) >= bar).mean()) for m, bar in bars.items()},
-            "originals": len(result["false"]["score"]), "indexed": result["indexed"], "seconds_per_query": result["seconds_per_query"]}
+            "originals": len(result["false"]["score"]), "indexed": result["indexed"], "seconds_per_query": result["seconds_per_query"],
+            "near_copies": result["near_copies"]}
 
 
 def render(summaries: dict, bars: dict, args) -> str:
     lines = ["# Source matching (issue 25)", "",
              f"`python -m training.match_eval --per-cell {args.per_cell} --distractors {args.distractors}`. "
-             "A text's best article is reported when its rule's measure reaches a bar chosen on validation so "
-             "that at most 1% of human-written articles are reported as made from another: by score (the "
-             f"article and paragraph vectors' similarity, bar {bars['score']:.3f}) or by coverage (the share of "
+             "A text's best article (an original of its group, or a near-copy of one, counts as right) is "
+             "reported when its rule's measure reaches a bar chosen on validation so that at most 1% of "
+             "human-written articles are reported as made from another: by score (paragraph coverage with the "
+             f"share of rare words, `model.match.score`, bar {bars['score']:.3f}) or by coverage (the share of "
              f"the text's words in sentences that are versions of the article's, bar {bars['coverage']:.3f}). "
              "The score rule ships (`model.match.REPORT_SCORE`). Top-1 counts the best article whatever its measure.", ""]
     for split, s in summaries.items():
@@ -152,7 +172,9 @@ def render(summaries: dict, bars: dict, args) -> str:
         lines += [f"## {split}: {s['indexed']:,} articles indexed ({s['originals']} originals of the split + "
                   f"{args.distractors:,} train originals as distractors)", "",
                   f"Human-written articles reported as made from another (a false match): **{100 * f['coverage']:.1f}%** "
-                  f"by coverage, {100 * f['score']:.1f}% by score, of {s['originals']}. Matching took "
+                  f"by coverage, {100 * f['score']:.1f}% by score, of {s['originals']} (and {s['near_copies']['originals']} "
+                  f"whose best other article is a near-copy of it, left out). {s['near_copies']['found']} machine-made "
+                  f"texts were found through a near-copy of their original. Matching took "
                   f"{s['seconds_per_query']:.3f} s a text (embeddings cached: the search, re-scoring and alignment).", "",
                   "| kind | texts | top-1 | top-5 | top-1 and reported, by coverage | by score |", "|---|---|---|---|---|---|"]
         lines += [f"| {k} | {v['n']} | {100 * v['top1']:.1f}% | {100 * v['top5']:.1f}% | "
