@@ -34,6 +34,7 @@ COLLECTION = "telltale_articles"  # one point an article: its vector and its par
 CANDIDATES = 20  # articles re-scored
 WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*")
 WORDS_WEIGHT = 0.1  # the rare words' share beside paragraph coverage in `score`
+COMMON = 7.0  # wordfreq's Zipf frequency of the commonest English words: a word's weight is (COMMON - its Zipf)^2
 KEPT_RATIO = 0.9  # character similarity at which a sentence counts as kept verbatim
 # Measured on validation groups by training.match_eval (docs/experiments/source-matching.md):
 # the cosine (e5-small) at which a suspect sentence is a version of a source sentence (5% of a
@@ -41,7 +42,6 @@ KEPT_RATIO = 0.9  # character similarity at which a sentence counts as kept verb
 # score at which a match is reported (1% of human-written articles reach it against another).
 SENTENCE_MATCH = 0.86
 REPORT_SCORE = 0.935
-COMMON = 7.0  # wordfreq's Zipf frequency of the commonest English words: a word's weight is (COMMON - its Zipf)^2
 
 
 def paragraphs(text: str) -> list[tuple[int, int]]:

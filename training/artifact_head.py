@@ -6,7 +6,7 @@
 The head trained with the rest of the network reads the last layer, which the document labels
 shape: its scores hardly differ between the words of one document. This one reads middle layers
 (`artifact_layers`), where a word that does not belong still shows, through a hidden layer, and
-learns from windows of four sources (`artifact_sources`):
+learns from windows of the sources named in `artifact_sources`:
 - "human": human-written text (human translations included), no artifacts;
 - "synthetic": English-original text with words swapped for wrong ones (training/synthetic.py),
   labelled exactly;
