@@ -152,13 +152,16 @@ def words(text: str) -> list[str]:
     return [m.group().lower() for m in WORD.finditer(text)]
 
 
-def rare_word_share(suspect: set[str], source: set[str]) -> float:
-    """The share of the suspect's words, weighted by how rare they are in English (names and
-    numbers most), that the source holds too."""
+def rarity(suspect_words: set[str]) -> dict[str, float]:
+    """Each word's weight by how rare it is in English: names and numbers most, "the" nothing."""
     from wordfreq import zipf_frequency
 
-    weight = {w: max(0.0, COMMON - zipf_frequency(w, "en")) ** 2 for w in suspect}
-    return sum(weight[w] for w in suspect & source) / max(sum(weight.values()), 1e-9)
+    return {w: max(0.0, COMMON - zipf_frequency(w, "en")) ** 2 for w in suspect_words}
+
+
+def rare_word_share(suspect: dict[str, float], source: set[str]) -> float:
+    """The share of the suspect's words, weighted by their `rarity`, that the source holds too."""
+    return sum(weight for w, weight in suspect.items() if w in source) / max(sum(suspect.values()), 1e-9)
 
 
 @dataclass
@@ -261,7 +264,7 @@ class Matcher:
                 COLLECTION, query=vector.tolist(), using="article", query_filter=not_these, limit=CANDIDATES,
                 with_payload=True, with_vectors=["paragraphs"]).points}
             paragraph_words = np.array([len(text[a:b].split()) for a, b in spans_], dtype=np.float32)
-            ours = set(words(text))
+            ours = rarity(set(words(text)))  # once a text, not once a candidate
             scored = sorted(((i, score(paragraph_vectors, np.array(h.vector["paragraphs"]), paragraph_words,
                                        rare_word_share(ours, set(words(h.payload["text"])))))
                              for i, h in hits.items()), key=lambda x: -x[1])

@@ -29,13 +29,13 @@ from training.perturb import PERTURBATIONS, perturb
 from training.render import markdown_report, plot_length, plot_reliability
 
 MODEL_KINDS = ("mistranslation", "untranslated")  # artifact spans that are predictions, not normalisation findings
+LENGTH_BUCKETS = ("1 sentence", "2-3 sentences", "~50 words", "~100 words", "~300 words", "500+ words")
 
 
 def predicted_spans(prediction) -> list[tuple[int, int]]:
     """A prediction's artifact spans that the model or the untranslated-word rule found (the
     normalisation's findings left out): what the span figures score."""
     return [(a.start, a.end) for a in prediction.artifacts if a.kind in MODEL_KINDS]
-LENGTH_BUCKETS = ("1 sentence", "2-3 sentences", "~50 words", "~100 words", "~300 words", "500+ words")
 
 
 # --- samples of the test split -------------------------------------------------
