@@ -45,7 +45,7 @@ def cache_path(ckpt_dir: str | Path) -> Path:
         if path.exists():
             digest.update(name.encode() + path.read_bytes() if name != checkpoint.CONFIG_FILE else
                           json.dumps({k: v for k, v in checkpoint.read_settings(ckpt_dir).items()
-                                      if k in ("base", "adapter_rank", "artifact_head")}).encode())
+                                      if k in ("base", "adapter_rank", "artifact_head", "encoder_layers")}).encode())
     return cache_dir() / "onnx" / digest.hexdigest()[:16]
 
 

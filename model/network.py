@@ -79,7 +79,8 @@ class TelltaleModel(nn.Module):
                 loss = loss + self.artifact_weight * F.cross_entropy(
                     token_logits.reshape(-1, 2), token_labels.reshape(-1),
                     weight=self.artifact_class_weight, ignore_index=IGNORE)
-        return {"loss": loss, "logits": logits, "sentence_logits": sentence_logits, "token_logits": token_logits}
+        return {"loss": loss, "logits": logits, "sentence_logits": sentence_logits, "token_logits": token_logits,
+                "hidden_states": encoded.hidden_states}
 
 
 def token_head(inputs: int, hidden: int) -> nn.Module:
@@ -105,6 +106,15 @@ def build(base: str, **kwargs) -> TelltaleModel:
     return TelltaleModel(encoder, **kwargs)
 
 
+def keep_layers(encoder, n: int):
+    """The encoder with only its first `n` layers (0: all of them): a distilled student's shape
+    (training/distill.py), whose layers the checkpoint stores as 0..n-1."""
+    if n:
+        encoder.encoder.layer = encoder.encoder.layer[:n]
+        encoder.config.num_hidden_layers = n
+    return encoder
+
+
 def trained_state(model: TelltaleModel) -> dict:
     """What a checkpoint stores of `model`: all but the frozen word embeddings and the adapter."""
     return {k: v for k, v in model.state_dict().items() if not k.startswith(FROZEN_PREFIX) and "lora_" not in k}
@@ -114,8 +124,8 @@ def adapter_state(model: TelltaleModel) -> dict:
     return {k: v for k, v in model.state_dict().items() if "lora_" in k}
 
 
-def load(ckpt_dir: str | Path, device: str | torch.device = "cpu") -> TelltaleModel:
-    """A checkpoint's network, in eval mode on `device`."""
+def load(ckpt_dir: str | Path, device: str | torch.device = "cpu", adapter: bool = True) -> TelltaleModel:
+    """A checkpoint's network, in eval mode on `device` (with its adapter, if it has one and `adapter`)."""
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
 
@@ -132,13 +142,14 @@ def load(ckpt_dir: str | Path, device: str | torch.device = "cpu") -> TelltaleMo
         hf_logging.set_verbosity(verbosity)
         if bars:
             hf_logging.enable_progress_bar()
+    keep_layers(encoder, settings.get("encoder_layers", 0))
     rows = checkpoint.base_rows(ckpt_dir, base_path(settings["base"]))
     if rows is not None:  # the checkpoint's tokenizer keeps fewer pieces: their rows, in its order
         embeddings = encoder.embeddings.word_embeddings.weight.detach()[torch.from_numpy(rows)]
         encoder.embeddings.word_embeddings = nn.Embedding.from_pretrained(embeddings, freeze=True)
         encoder.config.vocab_size = len(rows)
     model = load_weights(TelltaleModel(encoder, artifact_head=settings.get("artifact_head")), ckpt_dir)
-    if settings.get("adapter_rank"):
+    if adapter and settings.get("adapter_rank"):
         add_adapter(model, settings["adapter_rank"])
         _overlay(model, checkpoint.read_adapter(ckpt_dir), lambda k: "lora_" in k, ckpt_dir)
     return model.to(device).eval()

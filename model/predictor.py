@@ -16,6 +16,9 @@ from model.normalize import Normalized, normalize
 from model.text import Window, encode_document, split_sentences
 
 SHIPPED = Path(__file__).parent / "weights"
+# checkpoints shipped with telltale, by name: "fast" is a distilled 4-layer student, 2-4x the
+# documents/s for 4-5 points of cell-balanced recall (model/MODEL_CARD.md)
+NAMED = {"shipped": SHIPPED, "fast": Path(__file__).parent / "weights-fast"}
 DOCS_PER_RUN = 256  # documents whose windows are batched together
 _CLAUSE_PUNCTUATION = re.compile(r"[.,;:!?]")
 # A word as prose writes it: letters (with inner apostrophes or hyphens), at most 25 of them,
@@ -93,6 +96,13 @@ class Prediction:
         return counts
 
 
+def model_path(path: str | Path | None = None) -> Path:
+    """A checkpoint directory, or the directory of a shipped checkpoint named in NAMED."""
+    if path is None:
+        return SHIPPED
+    return NAMED[str(path)] if str(path) in NAMED and not Path(path).exists() else Path(path)
+
+
 def lacks_punctuation(text: str) -> bool:
     """Thirty words or more with almost no clause punctuation: stripping it is an evasion, since
     machine translation shows partly in punctuation."""
@@ -159,13 +169,13 @@ class Predictor:
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str | None = None, backend: str | None = None) -> "Predictor":
-        """Load a checkpoint directory (default: the model shipped in the repo).
+        """Load a checkpoint directory, or a shipped one by name ("fast"; default: the shipped model).
 
         backend: "onnx" (ONNX Runtime, the default on a CPU: a fast start and a third of the
         memory; built once from the checkpoint and cached, model/fast.py) or "torch" (the default
         on a GPU; on this project's CPU about 1.4x the documents/s of onnx). Both give the same
         outputs to float rounding."""
-        path = Path(path or SHIPPED)
+        path = model_path(path)
         device = resolve_device(device)
         backend = backend or ("onnx" if device == "cpu" else "torch")
         settings = checkpoint.read_settings(path)

@@ -257,7 +257,7 @@ def main(argv=None) -> int:
                    help="continue a killed run: keep OUTPUT's first N records, classify the rest")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
     p.add_argument("--chunk", type=positive_int, default=64, help="documents per prediction call")
-    add_record_options(p, "checkpoint directory (default: the shipped model)",
+    add_record_options(p, "checkpoint directory, or \"fast\" for the distilled student (default: the shipped model)",
                        "torch (default: about 1.5x the documents/s of onnx on this project's CPU) or onnx "
                        "(a third of the memory, no torch import; docs/benchmarks.md)")
     args = p.parse_args(argv)

@@ -1,10 +1,11 @@
 """Measure a telltale checkout: throughput, cold start of `classify`, peak memory; beside another.
 
-    python scripts/benchmark.py [--docs 32] [--baseline ../telltale-before] [--out docs/benchmarks.md]
+    python scripts/benchmark.py [--docs 32] [--baseline ../telltale-before] [--model model/fast] [--out docs/benchmarks.md]
 
 This checkout is measured with each backend (onnx, torch); `--baseline` is another checkout of
 the project (its own code and model, e.g. `git worktree add ../telltale-before HEAD~1`), measured
-the same way in the same run, so that they are compared on one machine under one load. Every measurement runs in a fresh process, in the checkout's own
+the same way in the same run, so that they are compared on one machine under one load; `--model`
+is another checkpoint (the distilled student), measured in this checkout beside the shipped one. Every measurement runs in a fresh process, in the checkout's own
 folder, through the public API only (`Predictor.load()`, `predict`), so any two versions compare.
 Documents are ~500 words, assembled from the project's own example text; batch size is documents
 per `predict` call, with sentence labels and artifacts on, as `classify` prints them.
@@ -30,7 +31,7 @@ import json, random, resource, sys, time
 from model import Predictor
 from model.text import split_sentences
 n, batch_sizes = int(sys.argv[1]), [int(b) for b in sys.argv[2].split(",")]
-options = {k: v for k, v in zip(("device", "backend"), sys.argv[3:5]) if v}  # an older checkout takes neither
+options = {k: v for k, v in zip(("device", "backend", "path"), sys.argv[3:6]) if v}  # an older checkout takes none
 text = open("examples/harbour-vote.txt", encoding="utf-8").read()
 sentences = [text[s:e] for s, e in split_sentences(text)]
 rng, docs = random.Random(0), []
@@ -52,22 +53,23 @@ print(json.dumps({"throughput": out, "peak_rss_mb": resource.getrusage(resource.
 """
 
 
-def measure(checkout: Path, docs: int, batch_sizes: str, device: str = "", backend: str = "") -> dict:
-    done = subprocess.run([sys.executable, "-c", WORKER, str(docs), batch_sizes, device, backend], cwd=checkout,
+def measure(checkout: Path, docs: int, batch_sizes: str, device: str = "", backend: str = "", model: str = "") -> dict:
+    done = subprocess.run([sys.executable, "-c", WORKER, str(docs), batch_sizes, device, backend, model], cwd=checkout,
                           capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(checkout)})
     if done.returncode:
         raise SystemExit(f"benchmark worker failed in {checkout}:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def cold_start(checkout: Path, backend: str = "", runs: int = 3) -> dict:
+def cold_start(checkout: Path, backend: str = "", model: str = "", runs: int = 3) -> dict:
     """`classify` on one file, process start to output: the median of `runs` after one untimed run
     (which builds any cache the checkout keeps), and the peak memory of the slowest."""
     times, peaks = [], []
     for i in range(runs + 1):
         start = time.perf_counter()
         done = subprocess.run(["/usr/bin/time", "-f", "%M", sys.executable, "-m", "model.cli", EXAMPLE,
-                               *(["--backend", backend] if backend else [])], cwd=checkout,
+                               *(["--backend", backend] if backend else []), *(["--model", model] if model else [])],
+                              cwd=checkout,
                               capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(checkout)})
         if i:
             times.append(time.perf_counter() - start)
@@ -75,8 +77,8 @@ def cold_start(checkout: Path, backend: str = "", runs: int = 3) -> dict:
     return {"seconds_median": statistics.median(times), "seconds_all": times, "peak_rss_mb": max(peaks)}
 
 
-def model_mb(checkout: Path) -> float:
-    return sum(p.stat().st_size for p in (checkout / "model" / "weights").iterdir() if p.is_file()) / 2**20
+def model_mb(model_dir: Path) -> float:
+    return sum(p.stat().st_size for p in model_dir.iterdir() if p.is_file()) / 2**20
 
 
 def machine() -> str:
@@ -97,22 +99,28 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=32)
     parser.add_argument("--baseline", type=Path, default=None, help="another checkout, measured beside this one")
+    parser.add_argument("--model", type=Path, default=None, help="another checkpoint, measured in this checkout too")
     parser.add_argument("--gpu", action="store_true", help="also batch 256 on CUDA (this checkout)")
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     args = parser.parse_args(argv)
-    # (column, checkout, backend): this checkout with each backend, then the baseline as it runs
-    runs = [("this, onnx", ROOT, "onnx"), ("this, torch", ROOT, "torch")]
-    runs += [("baseline", args.baseline.resolve(), "")] if args.baseline else []
+    # (column, checkout, backend, checkpoint): this checkout with each backend, with the other
+    # checkpoint, then the baseline as it runs
+    runs = [("this, onnx", ROOT, "onnx", ""), ("this, torch", ROOT, "torch", "")]
+    if args.model:
+        model = str(args.model.resolve())
+        runs += [(f"{args.model.name}, onnx", ROOT, "onnx", model), (f"{args.model.name}, torch", ROOT, "torch", model)]
+    runs += [("baseline", args.baseline.resolve(), "", "")] if args.baseline else []
     results = {"machine": machine(), "documents": args.docs, "words_per_doc": 500}
-    for name, checkout, backend in runs:
-        results[name] = {"commit": label(checkout), "model_mb": model_mb(checkout),
-                         "cold_start": cold_start(checkout, backend), **measure(checkout, args.docs, "1,8,32", "", backend)}
+    for name, checkout, backend, model in runs:
+        results[name] = {"commit": label(checkout), "model_mb": model_mb(Path(model or checkout / "model" / "weights")),
+                         "cold_start": cold_start(checkout, backend, model),
+                         **measure(checkout, args.docs, "1,8,32", "", backend, model)}
     if args.gpu:
         results["gpu"] = measure(ROOT, max(args.docs, 512), "256", "cuda", "torch")
 
-    names = [name for name, _, _ in runs]
+    names = [name for name, *_ in runs]
     lines = ["# Benchmarks", "", f"Machine: {results['machine']}. Command: `python scripts/benchmark.py --docs {args.docs}"
-             + (" --baseline CHECKOUT`" if args.baseline else "`") + f" ({args.docs} documents of ~500 words, sentence "
+             + (f" --model {args.model}" if args.model else "") + (" --baseline CHECKOUT`" if args.baseline else "`") + f" ({args.docs} documents of ~500 words, sentence "
              "labels and artifacts on; every figure from one run, each in a fresh process).", "",
              "| measure | " + " | ".join(f"{n} ({results[n]['commit']})" for n in names) + " |",
              "|---|" + "---|" * len(names)]

@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from model.checkpoint import read_settings
 from model.inputs import InputError, decode, positive_int
+from model.predictor import model_path
 from scripts.batch import PARQUET_SCHEMA, add_record_options, classify_records, flat_record, read_table
 
 SUFFIXES = (".txt", ".jsonl", ".csv", ".parquet")
@@ -181,7 +182,7 @@ def main(argv=None) -> int:
     p.add_argument("--resume", action="store_true", help="continue a killed run: redo only unfinished parts")
     p.add_argument("--part-size", type=positive_int, default=10_000, help="rows per output part")
     p.add_argument("--docs-per-call", type=positive_int, default=64, help="documents an actor takes at once")
-    add_record_options(p, "checkpoint directory, on every node (default: the shipped model)")
+    add_record_options(p, "checkpoint directory, on every node, or \"fast\" (default: the shipped model)")
     args = p.parse_args(argv)
 
     def fail(message: str, status: int = 2) -> int:
@@ -195,7 +196,7 @@ def main(argv=None) -> int:
     try:
         filesystem, paths = list_inputs(args.input)
         if args.model is not None:  # checked here too, so that a typo is one line, not an actor's traceback
-            read_settings(args.model)
+            read_settings(model_path(args.model))
     except (InputError, OSError, ValueError) as e:
         return fail(str(e))
     out_fs, outdir = filesystem_of(args.outdir)

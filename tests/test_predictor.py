@@ -118,3 +118,21 @@ def test_shipped_checkpoint_holds_labels_its_calibration_and_lineage(predictor):
     assert c.to_dict() == s["calibration"]
     assert 0.3 < c.temperature < 10 and 1 / 3 <= c.machine_bar < 1 and 1 / 3 <= c.original_bar < 1 and c.min_words > 0
     assert [stage["stage"] for stage in s["lineage"]].count("calibration") >= 1
+
+
+def test_the_fast_model_is_found_by_name_and_is_a_smaller_network(tmp_path, monkeypatch):
+    from model import Predictor
+    from model.checkpoint import WEIGHTS_FILE, read_settings
+    from model.predictor import NAMED, SHIPPED, model_path
+
+    assert model_path() == SHIPPED and model_path("fast") == NAMED["fast"]
+    (tmp_path / "fast").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert model_path("fast") == tmp_path.joinpath("fast").relative_to(tmp_path)  # a folder of that name wins
+    monkeypatch.undo()
+    settings = read_settings(NAMED["fast"])
+    assert settings["encoder_layers"] < 12 and [s["stage"] for s in settings["lineage"]][-2:] == ["distill", "artifact_head"]
+    assert (NAMED["fast"] / WEIGHTS_FILE).stat().st_size < 0.5 * (SHIPPED / WEIGHTS_FILE).stat().st_size
+    p = Predictor.load("fast", backend="torch").predict_one(ARTICLE)
+    assert p.label in LABELS or p.label == "uncertain"
+    assert p.sentences and sum(p.probabilities.values()) == pytest.approx(1.0, abs=1e-5)

@@ -108,3 +108,25 @@ def test_the_yardstick_scores_a_network_under_a_borrowed_calibration_from_its_ca
     second = yardstick.main([*args, "--calibration-from", str(donor)])
     assert second["calibration"] == calibration(donor).to_dict() != first["calibration"]
     assert f"borrowed from `{donor}`" in (tmp_path / "yardstick.md").read_text()
+
+
+def test_a_distilled_student_keeps_fewer_layers_and_loads_in_both_backends(tiny, tmp_path):
+    from model import Predictor
+    from model.checkpoint import ADAPTER_FILE, WEIGHTS_FILE
+    from training.distill import main
+
+    out = main(["--config", "configs/distill.yaml", "--set", f"teacher={tiny}", "--set", "student_layers=[0,6,11]",
+                "--set", f"output_dir={tmp_path / 'student'}", "--set", f"corpus={CORPUS}",
+                *[f"--set={kv}" for kv in ("max_docs=60", "docs_per_epoch=8", "validation_docs=4", "max_steps=2",
+                                          "max_length=64", "stride=48", "batch_size=8", "artifact_windows=8")]])
+    settings = json.loads((out / "telltale.json").read_text())
+    assert settings["encoder_layers"] == 3 and not settings["adapter_rank"] and not (out / ADAPTER_FILE).exists()
+    assert settings["artifact_head"]["layers"] == [2]  # the state after teacher layers 0 and 6, below its 9
+    distilled, head = settings["lineage"][-2:]
+    assert distilled["stage"] == "distill" and distilled["steps"] == 2 and distilled["teacher"] == str(tiny)
+    assert head["stage"] == "artifact_head" and head["config"]["artifact_layers"] == [2]
+    assert settings["calibration"]["artifact_threshold"] == head["threshold"]
+    assert (out / WEIGHTS_FILE).stat().st_size < 0.5 * (tiny / WEIGHTS_FILE).stat().st_size
+    onnx, torch_ = (Predictor.load(out, backend=b).predict_one(ARTICLE) for b in ("onnx", "torch"))
+    assert onnx.probabilities == pytest.approx(torch_.probabilities, abs=1e-4)
+    assert [s.label for s in onnx.sentences] == [s.label for s in torch_.sentences]

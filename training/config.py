@@ -63,6 +63,10 @@ class TrainConfig:
     artifact_windows: int = 600  # training windows from each source
     synthetic_rate: float = 0.04  # share of a synthetic document's content words replaced
 
+    # a student distilled from `teacher` (a checkpoint) keeping these of its encoder layers (training/distill.py)
+    teacher: str = ""
+    student_layers: tuple = ()
+
     evaluate: bool = False  # after training: calibration and the yardstick report (training/yardstick.py)
 
     def __post_init__(self):
@@ -75,6 +79,7 @@ class TrainConfig:
         self.split = tuple(self.split)
         self.augmentations = tuple(self.augmentations)
         self.ood_sources = tuple(self.ood_sources)
+        self.student_layers = tuple(self.student_layers)
         if not self.augmentations or set(self.augmentations) - set(AUGMENTATIONS):
             raise ValueError(f"augmentations are some of {list(AUGMENTATIONS)}")
         for key in ("augment", "mixed"):
