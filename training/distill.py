@@ -147,9 +147,9 @@ def distill(cfg: TrainConfig) -> Path:
     stage = {"stage": "distill", "teacher": str(cfg.teacher), "config": cfg.to_dict(), "device": device,
              "seconds": round(time.time() - started), "steps": result.global_step, "train_loss": result.training_loss,
              "validation_loss": validation_loss}
-    head = checkpoint.read_settings(cfg.teacher).get("artifact_head", {})
+    head = checkpoint.read_settings(out).get("artifact_head", {})
     checkpoint.write_weights(out, network.trained_state(student), {
-        "encoder_layers": len(cfg.student_layers), "adapter_rank": 0,
+        "encoder_layers": student.encoder.config.num_hidden_layers, "adapter_rank": 0,
         "artifact_head": {**head, "layers": list(student.artifact_layers)}}, stage)
     log.info("saved %s after %.0fs on %s", out, time.time() - started, device)
     return out
