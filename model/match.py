@@ -5,10 +5,12 @@ whole and by paragraph; `match(texts)` returns, for each suspect text, the most 
 a similarity score, and the suspect's sentences aligned to the source's: kept, reworded,
 translated or added (and the source's sentences that were dropped).
 
-Embeddings are multilingual-e5-small's own (the base encoder, not telltale's fine-tuned one: it
-was trained for retrieval): "passage: " prefix, mean pooling, unit length. An article's vector is
-the mean of its paragraphs' vectors, so that it covers the whole article, not its first 512
-tokens. The articles nearest by that vector are the candidates; each is then scored by how well
+Embeddings are all-MiniLM-L6-v2's (mean pooling, unit length), not telltale's fine-tuned encoder:
+it was trained on sentence pairs, and with 6 layers it embeds twice as fast as multilingual-e5-small
+while telling a sentence's versions from other sentences as well (docs/experiments/README.md,
+"Source matching embeds with all-MiniLM-L6-v2"; being uncased does not matter here). An article's
+vector is the mean of its paragraphs' vectors, so that it covers the whole article, not its first
+256 word pieces. The articles nearest by that vector are the candidates; each is then scored by how well
 its paragraphs cover the suspect's and by the share of the suspect's rare words it holds
 (`score`), because a rewrite keeps the names and numbers that a vector blurs. The store is
 Qdrant: its local mode (a directory, no server, pure Python; Qdrant advises it up to about 20,000
@@ -27,26 +29,28 @@ import numpy as np
 
 from model.text import split_sentences
 
-PREFIX = "passage: "
-MAX_TOKENS = 512  # e5-small's position limit
-PARAGRAPH_WORDS = (40, 200)  # shorter paragraphs join the next; longer ones are cut at sentences
-COLLECTION = "telltale_articles"  # one point an article: its vector and its paragraphs' (a multivector)
+MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained on up to 256 word pieces
+PARAGRAPH_WORDS = (40, 150)  # shorter paragraphs join the next; longer ones (over ~200 word pieces) are cut at sentences
+COLLECTION = "telltale_minilm"  # one point an article: its vector and its paragraphs' (a multivector)
+OLD_COLLECTIONS = ("telltale_articles",)  # e5-small's vectors, before 2026-12-07: not comparable
 CANDIDATES = 20  # articles re-scored
 WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*")
-WORDS_WEIGHT = 0.1  # the rare words' share beside paragraph coverage in `score`
+POSSESSIVE = re.compile(r"'s$")
+WORDS_WEIGHT = 0.3  # the rare words' share beside paragraph coverage in `score`
 COMMON = 7.0  # wordfreq's Zipf frequency of the commonest English words: a word's weight is (COMMON - its Zipf)^2
 KEPT_RATIO = 0.9  # character similarity at which a sentence counts as kept verbatim
 # Measured on validation groups by training.match_eval (docs/experiments/source-matching.md):
-# the cosine (e5-small) at which a suspect sentence is a version of a source sentence (5% of a
-# round trip's sentences fall under it, 5% of unrelated same-source sentences over it), and the
-# score at which a match is reported (1% of human-written articles reach it against another).
-SENTENCE_MATCH = 0.86
-REPORT_SCORE = 0.935
+# the cosine at which a suspect sentence is a version of a source sentence (1% of unrelated
+# same-source sentences reach it: a sentence a rewrite adds is on the same story, so nearer than
+# those), and the score at which a match is reported (1% of human-written articles reach it
+# against another).
+SENTENCE_MATCH = 0.52
+REPORT_SCORE = 0.817
 
 
 def paragraphs(text: str) -> list[tuple[int, int]]:
     """(start, end) of each paragraph (blank-line or line separated), short ones joined to the
-    next and long ones cut at sentence ends, so that each is a passage e5 reads whole."""
+    next and long ones cut at sentence ends, so that the embedder reads each whole."""
     spans = [(m.start(), m.end()) for m in re.finditer(r"\S(?:.*\S)?", text)]  # lines
     out: list[tuple[int, int]] = []
     start = None
@@ -79,7 +83,9 @@ def _cut(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 
 class Embedder:
-    """multilingual-e5-small's passage embeddings (torch, CPU or GPU)."""
+    """all-MiniLM-L6-v2's sentence embeddings (torch, CPU or GPU)."""
+
+    name = "minilm"  # vectors from different embedders are not comparable: caches are kept apart by it
 
     def __init__(self, device: str | None = None):
         import torch
@@ -91,18 +97,19 @@ class Embedder:
 
         transformers_logging.disable_progress_bar()  # "Loading weights": not the user's business
 
-        path = base_path("e5-small")
+        path = base_path(self.name)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.model = AutoModel.from_pretrained(path, add_pooling_layer=False).to(self.device).eval()
+        self.model = AutoModel.from_pretrained(path).to(self.device).eval()
         self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self.tokenizer.enable_truncation(MAX_TOKENS)
-        self.pad_id = self.tokenizer.token_to_id("<pad>")
+        self.tokenizer.no_padding()
+        self.pad_id = self.tokenizer.token_to_id("[PAD]")
 
     def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        """[len(texts), 384] unit vectors; texts longer than 512 tokens are cut there."""
+        """[len(texts), 384] unit vectors; texts longer than MAX_TOKENS word pieces are cut there."""
         import torch
 
-        encoded = [e.ids for e in self.tokenizer.encode_batch([PREFIX + t for t in texts])]
+        encoded = [e.ids for e in self.tokenizer.encode_batch(texts)]
         order = np.argsort([len(ids) for ids in encoded])  # similar lengths batch together: less padding
         out = np.zeros((len(texts), self.model.config.hidden_size), dtype=np.float32)
         with torch.inference_mode():
@@ -149,7 +156,8 @@ def point_id(key: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    return [m.group().lower() for m in WORD.finditer(text)]
+    """Lower-cased words, a possessive's 's cut off: "Ellery's council" and "Ellery" share a name."""
+    return [POSSESSIVE.sub("", m.group().lower().replace("’", "'")) for m in WORD.finditer(text)]
 
 
 def rarity(suspect_words: set[str]) -> dict[str, float]:
@@ -208,6 +216,10 @@ class Matcher:
             raise ValueError("give an index directory or a Qdrant server URL, not both")
         client = QdrantClient(url=url) if url else QdrantClient(location=":memory:") if str(path) == ":memory:" \
             else QdrantClient(path=str(path))
+        if any(client.collection_exists(old) for old in OLD_COLLECTIONS):
+            client.close()
+            raise ValueError("this index was built by an older telltale, with other vectors: index the articles again "
+                             "into a new --db")
         return cls(client, **kwargs)
 
     @property

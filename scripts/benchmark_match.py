@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from model.base import cache_dir
 from model.match import Embedder, Matcher
 from training.config import TrainConfig
 from training.corpus import load_splits
+from training.match_eval import cache_path
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,7 +53,7 @@ def main(argv=None):
     words = sum(len(d["text"].split()) for d in originals) / len(originals)
     print(f"indexing: {results['index_articles_per_s']:.2f} articles/s ({len(originals)} articles of {words:.0f} words)", flush=True)
 
-    cached = pickle.loads((cache_dir() / "match-eval" / "vectors.pkl").read_bytes())
+    cached = pickle.loads(cache_path("vectors.pkl").read_bytes())
     text_of = {d["id"]: d["text"] for split in splits.values() for d in split}
     filler = [d["text"] for d in splits["train"] if d["label"] == "original"]
     rng = np.random.default_rng(0)

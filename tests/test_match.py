@@ -5,7 +5,7 @@ import json
 import pytest
 
 from conftest import ARTICLE
-from model.match import Matcher, paragraphs
+from model.match import OLD_COLLECTIONS, Matcher, paragraphs
 from model.match_cli import main
 
 OTHERS = {
@@ -88,9 +88,17 @@ def test_index_and_match_commands(tmp_path, capsys):
 
 
 def test_match_errors_are_one_line(tmp_path, capsys):
+    from qdrant_client import QdrantClient, models
+
     suspect = tmp_path / "suspect.txt"
     suspect.write_text(REWRITE)
+    old = QdrantClient(path=str(tmp_path / "old"))  # an index of an earlier telltale, other vectors
+    old.create_collection(OLD_COLLECTIONS[0], vectors_config=models.VectorParams(size=384, distance=models.Distance.COSINE))
+    old.close()
     assert main(["match", str(suspect), "--db", str(tmp_path / "nowhere")]) == 2
     assert main(["match", str(tmp_path / "missing.txt"), "--db", str(tmp_path)]) == 2
+    assert main(["match", str(suspect), "--db", str(tmp_path / "old")]) == 2
+    assert main(["index", str(suspect), "--db", str(tmp_path / "old")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and "no index there" in err[0] and "no such file" in err[1]
+    assert len(err) == 4 and "no index there" in err[0] and "no such file" in err[1]
+    assert all("built by an older telltale" in line for line in err[2:])

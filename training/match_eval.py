@@ -11,7 +11,7 @@ in one group; a few near-copies still sit in different groups). Human-written ar
 matching another one: every original of the split matched against the same index without the
 originals of its own group; its best article, unless a near-copy of it, is a false match when its
 score reaches the reporting threshold. The threshold is chosen on validation (at most 1% false
-matches) and read on test. Embeddings are cached by document id in ~/.cache/telltale/match-eval.
+matches) and read on test. Embeddings are cached by document id in ~/.cache/telltale/match-eval/<embedder>.
 """
 from __future__ import annotations
 
@@ -42,6 +42,10 @@ def cell(doc: dict) -> str:
 def near_copy(a: str, b: str) -> bool:
     x, y = set(re.findall(r"\w+", a.lower())), set(re.findall(r"\w+", b.lower()))
     return len(x & y) >= NEAR_COPY * max(len(x | y), 1)
+
+
+def cache_path(name: str) -> Path:
+    return cache_dir() / "match-eval" / Embedder.name / name
 
 
 class VectorCache:
@@ -122,7 +126,7 @@ def evaluate_split(name, originals, distractors, queries, cache, sentences) -> d
 
 
 def sentence_similarities(docs: list[dict], embedder: Embedder, n: int = 60, seed: int = 0) -> dict:
-    """e5 cosine of a round trip's sentence with its original sentence (a version of it), and with
+    """The embedder's cosine of a round trip's sentence with its original sentence (a version of it), and with
     the nearest sentence of another original of the same source (not a version of it): where
     `model.match.SENTENCE_MATCH` should lie."""
     rng = random.Random(seed)
@@ -206,8 +210,8 @@ def main(argv=None):
     rng = random.Random(cfg.seed)
     train_originals = [d for d in splits["train"] if d["label"] == "original"]
     distractors = rng.sample(train_originals, min(args.distractors, len(train_originals)))
-    cache = VectorCache(cache_dir() / "match-eval" / "vectors.pkl", Embedder())
-    sentences = SentenceCache(cache_dir() / "match-eval" / "sentences.pkl", cache.embedder)
+    cache = VectorCache(cache_path("vectors.pkl"), Embedder())
+    sentences = SentenceCache(cache_path("sentences.pkl"), cache.embedder)
     results = {}
     for name in ("validation", "test"):
         docs = list(splits[name])
