@@ -199,7 +199,7 @@ class Predictor:
 
     def predict(self, texts, batch_size: int = 16, sentences: bool = True, artifacts: bool = True,
                 threshold: float | None = None) -> list[Prediction]:
-        """Predict every text; long texts are covered by overlapping windows, not truncated.
+        """Predict every text; long texts are covered by successive windows, not truncated.
 
         Args:
             texts: a sequence of strings (one text is `[text]`).

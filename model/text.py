@@ -63,7 +63,8 @@ class Window:
 
 
 def window_starts(n_tokens: int, size: int, stride: int) -> list[int]:
-    """Start indices of overlapping windows of `size` tokens that cover all `n_tokens`."""
+    """Start indices of windows of `size` tokens, `stride` apart, that cover all `n_tokens` (the last
+    one ends at the end, overlapping the one before)."""
     if n_tokens <= size:
         return [0]
     starts = list(range(0, n_tokens - size, stride))
