@@ -106,13 +106,13 @@ def build(base: str, **kwargs) -> TelltaleModel:
     return TelltaleModel(encoder, **kwargs)
 
 
-def keep_layers(encoder, n: int):
-    """The encoder with only its first `n` layers (0: all of them): a distilled student's shape
-    (training/distill.py), whose layers the checkpoint stores as 0..n-1."""
-    if n:
-        encoder.encoder.layer = encoder.encoder.layer[:n]
-        encoder.config.num_hidden_layers = n
-    return encoder
+def keep_layers(encoder, layers) -> None:
+    """Keep only the encoder layers `layers` (indices, in order; all of them when empty): a
+    distilled student's shape (training/distill.py). Its checkpoint stores them as 0..n-1, so
+    loading one keeps `range(n)`."""
+    if len(layers):
+        encoder.encoder.layer = nn.ModuleList(encoder.encoder.layer[i] for i in layers)
+        encoder.config.num_hidden_layers = len(layers)
 
 
 def trained_state(model: TelltaleModel) -> dict:
@@ -142,7 +142,7 @@ def load(ckpt_dir: str | Path, device: str | torch.device = "cpu", adapter: bool
         hf_logging.set_verbosity(verbosity)
         if bars:
             hf_logging.enable_progress_bar()
-    keep_layers(encoder, settings.get("encoder_layers", 0))
+    keep_layers(encoder, range(settings.get("encoder_layers", 0)))
     rows = checkpoint.base_rows(ckpt_dir, base_path(settings["base"]))
     if rows is not None:  # the checkpoint's tokenizer keeps fewer pieces: their rows, in its order
         embeddings = encoder.embeddings.word_embeddings.weight.detach()[torch.from_numpy(rows)]

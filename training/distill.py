@@ -42,9 +42,8 @@ def student_of(ckpt_dir: str | Path, layers: tuple) -> network.TelltaleModel:
     """A checkpoint's network without its adapter, keeping only the encoder layers `layers` (all
     of them when empty), in training mode."""
     student = network.load(ckpt_dir, adapter=False)
+    network.keep_layers(student.encoder, layers)
     if layers:
-        student.encoder.encoder.layer = torch.nn.ModuleList(student.encoder.encoder.layer[i] for i in layers)
-        student.encoder.config.num_hidden_layers = len(layers)
         student.artifact_layers = tuple(read_by(layers, t) for t in student.artifact_layers)
     for module in student.encoder.modules():  # encoder dropout off, as training.train has it (3x the step time)
         if isinstance(module, torch.nn.Dropout):
