@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "bars, one for machine labels and one for 'original')")
     p.add_argument("--max-bytes", type=positive_int, default=DEFAULT_MAX_BYTES,
                    help="skip larger files (default %(default)s)")
-    p.add_argument("--model", default=None, help="checkpoint directory, or \"fast\": a distilled 4-layer student, 3.5x the "
+    p.add_argument("--model", default=None, help="checkpoint directory, or \"fast\": a distilled 4-layer student, about 3x the "
                    "documents/s for 4-5 points of recall (default: the shipped model)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
     p.add_argument("--batch-size", type=positive_int, default=16, help="windows per forward pass")

@@ -16,8 +16,8 @@ from model.normalize import Normalized, normalize
 from model.text import Window, encode_document, split_sentences
 
 SHIPPED = Path(__file__).parent / "weights"
-# checkpoints shipped with telltale, by name: "fast" is a distilled 4-layer student, 3.5x the
-# documents/s for 4-5 points of cell-balanced recall (model/MODEL_CARD.md)
+# checkpoints shipped with telltale, by name: "fast" is a distilled 4-layer student, faster for
+# less cell-balanced recall (figures: model/MODEL_CARD.md, docs/benchmarks.md)
 NAMED = {"shipped": SHIPPED, "fast": Path(__file__).parent / "weights-fast"}
 DOCS_PER_RUN = 256  # documents whose windows are batched together
 _CLAUSE_PUNCTUATION = re.compile(r"[.,;:!?]")
