@@ -34,6 +34,7 @@ PARAGRAPH_WORDS = (40, 150)  # shorter paragraphs join the next; longer ones (ov
 COLLECTION = "telltale_minilm"  # one point an article: its vector and its paragraphs' (a multivector)
 OLD_COLLECTIONS = ("telltale_articles",)  # e5-small's vectors, before 2026-12-07: not comparable
 CANDIDATES = 20  # articles re-scored
+WIDTH_SPREAD = 1.5  # the longest text in an embedding batch is at most this many times its shortest
 WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*")
 POSSESSIVE = re.compile(r"'s$")
 WORDS_WEIGHT = 0.3  # the rare words' share beside paragraph coverage in `score`
@@ -110,11 +111,9 @@ class Embedder:
         import torch
 
         encoded = [e.ids for e in self.tokenizer.encode_batch(texts)]
-        order = np.argsort([len(ids) for ids in encoded])  # similar lengths batch together: less padding
         out = np.zeros((len(texts), self.model.config.hidden_size), dtype=np.float32)
         with torch.inference_mode():
-            for i in range(0, len(order), batch_size):
-                rows = order[i:i + batch_size]
+            for rows in batches([len(ids) for ids in encoded], batch_size):
                 width = max(len(encoded[r]) for r in rows)
                 ids = torch.full((len(rows), width), self.pad_id)
                 mask = torch.zeros((len(rows), width), dtype=torch.long)
@@ -126,6 +125,19 @@ class Embedder:
                 pooled = (hidden * m).sum(1) / m.sum(1)
                 out[rows] = torch.nn.functional.normalize(pooled, dim=-1).float().cpu().numpy()
         return out
+
+
+def batches(lengths: list[int], batch_size: int, spread: float = WIDTH_SPREAD) -> list[np.ndarray]:
+    """Row indices, shortest first, cut into batches of at most `batch_size` rows whose longest is
+    at most `spread` times their shortest: padding is computed like text, and one article's
+    sentences (10 to 60 word pieces) in one batch would be half padding."""
+    order = np.argsort(lengths, kind="stable")
+    out, start = [], 0
+    for i in range(1, len(order) + 1):
+        if i == len(order) or i - start == batch_size or lengths[order[i]] > spread * lengths[order[start]]:
+            out.append(order[start:i])
+            start = i
+    return out
 
 
 def article_vectors(texts: list[str], embedder: Embedder) -> tuple[np.ndarray, list[list[tuple[int, int]]], list[np.ndarray]]:

@@ -2,6 +2,7 @@
 commands give one-line errors. Every text here is written for these tests."""
 import json
 
+import numpy as np
 import pytest
 
 from conftest import ARTICLE
@@ -46,6 +47,13 @@ def test_paragraphs_cover_the_text_and_join_short_ones():
     spans = paragraphs(ARTICLE)
     assert len(spans) == 1  # two short paragraphs (< 40 words each) make one passage
     assert ARTICLE[spans[0][0]:spans[0][1]] == ARTICLE.strip()
+
+
+def test_a_text_embeds_the_same_alone_or_batched_with_texts_of_other_lengths(matcher):
+    texts = [REWRITE, "Storm.", *OTHERS.values(), ARTICLE]
+    together = matcher.embedder.embed(texts)
+    alone = np.stack([matcher.embedder.embed([t])[0] for t in texts])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
 
 
 def test_the_rewrite_is_matched_to_its_article_and_aligned(matcher):
