@@ -130,3 +130,31 @@ def test_a_distilled_student_keeps_fewer_layers_and_loads_in_both_backends(tiny,
     onnx, torch_ = (Predictor.load(out, backend=b).predict_one(ARTICLE) for b in ("onnx", "torch"))
     assert onnx.probabilities == pytest.approx(torch_.probabilities, abs=1e-4)
     assert [s.label for s in onnx.sentences] == [s.label for s in torch_.sentences]
+
+
+def test_an_average_of_two_networks_lies_between_them_and_refuses_other_networks(tiny, tmp_path):
+    import shutil
+
+    import torch
+
+    from model import Predictor
+    from model.checkpoint import read_weights, write_weights
+    from training.soup import main
+
+    shifted = tmp_path / "shifted"
+    shutil.copytree(tiny, shifted)
+    write_weights(shifted, {k: v + 1.0 for k, v in read_weights(tiny).items()}, {}, {"stage": "shifted"})
+    out = tmp_path / "average"
+    main([str(tiny), str(shifted), "--weight", "0.25", "--out", str(out)])
+    first, averaged = read_weights(tiny), read_weights(out)
+    assert all(torch.allclose(averaged[k], first[k] + 0.25, atol=1e-2) for k in first)
+    stage = json.loads((out / "telltale.json").read_text())["lineage"][-1]
+    assert stage["stage"] == "average" and stage["weight_of_second"] == 0.25
+    assert stage["second_stages"] == [{"stage": "shifted"}]  # what the second added to the first's lineage
+    assert Predictor.load(out).predict_one(ARTICLE).label
+
+    other = tmp_path / "other"
+    shutil.copytree(tiny, other)
+    write_weights(other, dict(list(first.items())[:-1]), {})
+    with pytest.raises(SystemExit, match="not the same network"):
+        main([str(tiny), str(other), "--out", str(tmp_path / "never")])
