@@ -110,6 +110,26 @@ def test_the_yardstick_scores_a_network_under_a_borrowed_calibration_from_its_ca
     assert f"borrowed from `{donor}`" in (tmp_path / "yardstick.md").read_text()
 
 
+def test_the_yardstick_runs_the_network_again_when_the_windows_change(tiny, tmp_path, monkeypatch):
+    import shutil
+
+    from model.checkpoint import update_settings
+    from training import yardstick
+
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny, copy)
+    monkeypatch.setenv("TELLTALE_CACHE", str(tmp_path / "cache"))
+    ran = []
+    monkeypatch.setattr(yardstick, "raw_runs", lambda predictor, texts, desc: ran.append(desc) or [len(t) for t in texts])
+    rows = [{"id": "a", "text": "One sentence."}]
+    for _ in range(2):
+        assert yardstick.RunCache(copy, str(CORPUS)).get(None, "ood", rows) == [13]
+    assert ran == ["ood"]  # the second time from the cache
+    update_settings(copy, {"stride": 40})  # windows that overlap more give other runs
+    yardstick.RunCache(copy, str(CORPUS)).get(None, "ood", rows)
+    assert ran == ["ood", "ood"]
+
+
 def test_a_distilled_student_keeps_fewer_layers_and_loads_in_both_backends(tiny, tmp_path):
     from model import Predictor
     from model.checkpoint import ADAPTER_FILE, WEIGHTS_FILE

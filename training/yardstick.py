@@ -76,14 +76,15 @@ def raw_runs(predictor: Predictor, texts: list[str], desc: str, chunk: int = 64)
 class RunCache:
     """Raw runs kept in ~/.cache/telltale/yardstick (TELLTALE_CACHE), so that scoring the same network
     under another calibration costs seconds, not the half hour of a pass over every set. They are
-    reused only for the same documents (by id) and while the network's files are the same."""
+    reused only for the same documents (by id) and while the network's files and windows are the same."""
 
     def __init__(self, ckpt: Path, corpus: str):
         self.path = cache_dir() / "yardstick" / (hashlib.sha256(str(ckpt.resolve()).encode()).hexdigest()[:16] + ".pt")
         files = [ckpt / name for name in (checkpoint.WEIGHTS_FILE, checkpoint.NGRAMS_FILE, checkpoint.ADAPTER_FILE,
                                           checkpoint.TOKENIZER_FILE + ".gz")]
+        settings = checkpoint.read_settings(ckpt)
         self.key = {"files": [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files if f.exists()],
-                    "corpus": corpus}
+                    "corpus": corpus, "windows": [settings["max_length"], settings["stride"]]}
         stored = torch.load(self.path, weights_only=False) if self.path.exists() else {}
         self.runs = stored.get("runs", {}) if stored.get("key") == self.key else {}
 
