@@ -129,8 +129,8 @@ class Embedder:
 
 def batches(lengths: list[int], batch_size: int, spread: float = WIDTH_SPREAD) -> list[np.ndarray]:
     """Row indices, shortest first, cut into batches of at most `batch_size` rows whose longest is
-    at most `spread` times their shortest: padding is computed like text, and one article's
-    sentences (10 to 60 word pieces) in one batch would be half padding."""
+    at most `spread` times their shortest: a padded position costs what a word piece does, and
+    one article's sentences (10 to 60 word pieces) in one batch would be half padding."""
     order = np.argsort(lengths, kind="stable")
     out, start = [], 0
     for i in range(1, len(order) + 1):

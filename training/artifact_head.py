@@ -10,6 +10,8 @@ learns from windows of the sources named in `artifact_sources`:
 - "human": human-written text (human translations included), no artifacts;
 - "synthetic": English-original text with words swapped for wrong ones (training/synthetic.py),
   labelled exactly;
+- "word-mt": the same, the words swapped for what they become translated alone, there and back
+  ("advice" -> "councils"; training/synthetic.py);
 - "round-trip": round-trip MT, the words that differ from the original;
 - "mqm": WMT MT segments with human MQM error spans; "mqm-major": the same segments with only their
   major errors as artifacts (a minor error's words count as correct).
@@ -37,10 +39,10 @@ from training.config import TrainConfig, command_parser
 from training.corpus import labelled_regions, load_spans, load_splits, split_of, token_labels
 from training.evaluate import predicted_spans
 from training.metrics import word_prf
-from training.synthetic import replace_words
+from training.synthetic import mistranslate_words, replace_words
 from training.yardstick import fit_artifact_threshold, per_cell_sample
 
-SOURCES = ("human", "synthetic", "round-trip", "mqm", "mqm-major")
+SOURCES = ("human", "synthetic", "round-trip", "mqm", "mqm-major", "word-mt")  # new ones last: the same validation texts for the others
 VALIDATION_TEXTS = 150  # per source but "human": the figures
 PER_CELL = 15  # human-written validation text for the threshold: at most this many documents a cell
 
@@ -63,6 +65,8 @@ def source_texts(source: str, split: str, splits, spans, n: int, cfg: TrainConfi
         return [(row["text"], labelled_regions(row)[0]) for row in chosen]
     if source == "synthetic":
         return [replace_words(row["text"], rng, cfg.synthetic_rate) for row in chosen]
+    if source == "word-mt":
+        return [mistranslate_words(row["text"], rng, cfg.synthetic_rate) for row in chosen]
     return [(row["text"], []) for row in chosen]
 
 

@@ -4,7 +4,8 @@ MQM spans and round-trip differences are noisy labels (an MQM span marks a whole
 words a round trip changes are fine synonyms). A word swapped for another English word of about
 the same frequency and the same ending ("killed dozens" -> "killed beats") is wrong by
 construction, as "Collets" for "clashes" is: what the artifact head should learn is a word that
-does not belong where it stands.
+does not belong where it stands. A word translated alone, there and back ("advice" -> "councils")
+is the same kind of error made the way MT makes it.
 """
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ import random
 import re
 from collections import defaultdict
 from functools import lru_cache
+from pathlib import Path
 
 _WORD = re.compile(r"[A-Za-z]+")
 _ENDINGS = ("ing", "ed", "ly", "tion", "s", "")  # a rough part of speech: nouns stay nouns, mostly
 MIN_ZIPF = 2.0  # words rarer than this (names, mostly) are left alone
+WORD_ROUNDTRIPS = Path(__file__).parent / "data" / "word_roundtrips.tsv"  # scripts/word_roundtrips.py
 
 
 def _ending(word: str) -> str:
@@ -36,22 +39,49 @@ def _by_ending_and_frequency() -> dict:
 
 
 def replace_words(text: str, rng: random.Random, rate: float = 0.04) -> tuple[str, list[tuple[int, int]]]:
-    """`text` with about `rate` of its content words replaced; returns it and the replacements' spans."""
+    """`text` with about `rate` of its content words replaced by English words of about the same
+    frequency and ending; returns it and the replacements' spans."""
     from wordfreq import zipf_frequency
 
+    pool = _by_ending_and_frequency()
+
+    def other(lower: str) -> str | None:
+        zipf = zipf_frequency(lower, "en")
+        candidates = pool.get((_ending(lower), round(zipf * 2)), []) if zipf >= MIN_ZIPF else []
+        return rng.choice(candidates) if len(candidates) >= 5 else None
+
+    return _swap(text, rng, rate, other)
+
+
+def mistranslate_words(text: str, rng: random.Random, rate: float = 0.04) -> tuple[str, list[tuple[int, int]]]:
+    """`text` with words replaced by what they become when translated alone, there and back
+    ("advice" -> "councils"; `scripts/word_roundtrips.py` found them), about `rate` of its words in
+    all; returns it and the replacements' spans."""
+    table = _word_roundtrips()
+    # only the table's words can change, so each of them changes more often than `rate`
+    share = sum(m.group().lower() in table for m in _WORD.finditer(text)) / max(len(_WORD.findall(text)), 1)
+    return _swap(text, rng, min(1.0, rate / max(share, 1e-9)), table.get)
+
+
+@lru_cache(maxsize=1)
+def _word_roundtrips() -> dict[str, str]:
+    rows = (line.split("\t") for line in WORD_ROUNDTRIPS.read_text().splitlines())
+    return {word: new for word, new in rows}
+
+
+def _swap(text: str, rng: random.Random, rate: float, replacement) -> tuple[str, list[tuple[int, int]]]:
+    """`text` with content words, each drawn with probability `rate`, put through `replacement`
+    (lower-cased word -> another, or None to keep it), in the word's casing; and the new words' spans."""
     from model.predictor import FUNCTION_WORDS
 
-    pool = _by_ending_and_frequency()
     pieces, spans, pos, length = [], [], 0, 0
     for m in _WORD.finditer(text):
         word = m.group()
         lower = word.lower()
         if len(word) < 3 or word.isupper() or lower in FUNCTION_WORDS or rng.random() >= rate:
             continue
-        zipf = zipf_frequency(lower, "en")
-        candidates = pool.get((_ending(lower), round(zipf * 2)), []) if zipf >= MIN_ZIPF else []
-        new = rng.choice(candidates) if len(candidates) >= 5 else lower
-        if new == lower:
+        new = replacement(lower)
+        if not new or new == lower:
             continue
         new = new.capitalize() if word[0].isupper() else new
         pieces.append(text[pos:m.start()])
