@@ -48,6 +48,16 @@ def write(out_dir: str | Path, weights: dict, tokenizer, settings: dict) -> None
     (out / CONFIG_FILE).write_text(json.dumps(settings, indent=2) + "\n")
 
 
+# What a checkpoint directory may hold beside the checkpoint: its evaluation and the Trainer's state.
+REPORTS = ("report.*", "yardstick.*", "*.png", "trainer")
+
+
+def copy(ckpt_dir: str | Path, out_dir: str | Path, leave_out: tuple = ()) -> None:
+    """A checkpoint's files into `out_dir`, for a stage that changes some of them; its reports stay
+    behind (they describe the original), and so do the files named in `leave_out`."""
+    shutil.copytree(ckpt_dir, out_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*REPORTS, *leave_out))
+
+
 def read_settings(ckpt_dir: str | Path) -> dict:
     path = Path(ckpt_dir) / CONFIG_FILE
     if not path.exists():

@@ -20,7 +20,6 @@ is not run again.
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -140,8 +139,7 @@ def distill(cfg: TrainConfig) -> Path:
     validation_loss = trainer.evaluate(validation)["eval_loss"]
 
     # the teacher's tokenizer, n-grams, calibration and lineage; the student's weights and shape
-    shutil.copytree(cfg.init_from or cfg.teacher, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns(
-        checkpoint.ADAPTER_FILE, "*.png", "report.*", "yardstick.*", "trainer"))
+    checkpoint.copy(cfg.init_from or cfg.teacher, out, leave_out=(checkpoint.ADAPTER_FILE,))
     device = "cuda: " + torch.cuda.get_device_name() if torch.cuda.is_available() else f"cpu ({torch.get_num_threads()} threads)"
     stage = {"stage": "distill", "teacher": str(cfg.teacher), "config": cfg.to_dict(), "device": device,
              "seconds": round(time.time() - started), "steps": result.global_step, "train_loss": result.training_loss,

@@ -13,14 +13,9 @@ head reads the encoder's middle layers, which the average moves: train it again 
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
 from model import checkpoint
-
-# Files that belong to FIRST's own evaluation, not to the average.
-REPORTS = ("yardstick.json", "yardstick.md", "report.json", "report.md", "*.png", "trainer")
-
 
 def average(first: str | Path, second: str | Path, weight: float, out: str | Path) -> Path:
     if not 0 < weight < 1:
@@ -32,7 +27,7 @@ def average(first: str | Path, second: str | Path, weight: float, out: str | Pat
     if settings_a["base"] != settings_b["base"]:
         raise SystemExit(f"{first} and {second} were trained on different bases")
     out = Path(out)
-    shutil.copytree(first, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*REPORTS))
+    checkpoint.copy(first, out)
     own = settings_b["lineage"][len(settings_a["lineage"]):] if (
         settings_b["lineage"][: len(settings_a["lineage"])] == settings_a["lineage"]) else settings_b["lineage"]
     averaged = {k: (1 - weight) * a[k] + weight * b[k] for k in a}

@@ -59,7 +59,8 @@ def mistranslate_words(text: str, rng: random.Random, rate: float = 0.04) -> tup
     all; returns it and the replacements' spans."""
     table = _word_roundtrips()
     # only the table's words can change, so each of them changes more often than `rate`
-    share = sum(m.group().lower() in table for m in _WORD.finditer(text)) / max(len(_WORD.findall(text)), 1)
+    words = _WORD.findall(text)
+    share = sum(w.lower() in table for w in words) / max(len(words), 1)
     return _swap(text, rng, min(1.0, rate / max(share, 1e-9)), table.get)
 
 
