@@ -65,6 +65,7 @@ def test_budgets_are_per_human_cell_and_looser_for_human_translations():
     assert budget_excess(rows, [0] * 19 + [1] + [0] * 17 + [1] * 3) == 0  # 5% and 15%
     assert budget_excess(rows, [0] * 18 + [1] * 2 + [0] * 20) == pytest.approx(0.05)  # 10% of English originals
     assert budget_excess(rows, [0] * 20 + [0] * 16 + [1] * 4) == pytest.approx(0.05)  # 20% of human translations
+    assert budget_excess(rows, [0] * 20 + [0] * 16 + [1] * 4, translations=False) == 0  # the English cells alone
 
 
 def test_human_fpr_by_kind_ignores_uncertain():

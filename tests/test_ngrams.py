@@ -84,6 +84,23 @@ def test_calibration_recovers_an_under_called_label_within_the_human_budget():
     assert 1 / 3 <= chosen.machine_bar < 1 and 1 / 3 <= chosen.original_bar < 1
 
 
+def test_calibration_is_not_held_back_by_human_translations_that_read_as_mt():
+    from training.yardstick import fit_calibration
+
+    def rows(label, source, kind, n):
+        return [{"label": label, "source": source, "system": None if label == "original" else "x", "kind": kind}] * n
+
+    docs = (rows("original", "news", "human", 40) + rows("original", "wmt", "human-translation", 40)
+            + rows("machine-translated", "wmt", "mt", 40) + rows("ai-rewritten", "news", "llm-rewrite", 40))
+    # MT and human translations read alike, both narrowly original: any prior that recovers the MT
+    # flags the translations too, which the English-original budgets do not forbid
+    logits = [[2.0, 0.0, 0.0]] * 40 + [[1.0, 0.8, 0.0]] * 80 + [[0.0, 0.0, 2.0]] * 40
+    predictor = Predictor(None, None, {})
+    chosen = fit_calibration(predictor, [_run(l, [1 / 3] * 3) for l in logits], docs, log=lambda _: None)
+    probs = np.stack([predictor.document_probabilities(_run(l, [1 / 3] * 3), chosen) for l in logits])
+    assert (probs.argmax(1)[:40] == 0).all() and (probs.argmax(1)[80:120] == 1).all()
+
+
 def test_shipped_model_mixes_ngrams_into_documents_not_sentences(predictor, monkeypatch):
     assert predictor.ngrams is not None and 0 < predictor.calibration.ngram_weight < 1
     run = predictor.run([ARTICLE])[0]

@@ -178,13 +178,14 @@ def summary(rows: list[dict], probs: np.ndarray, bars: tuple[float, float]) -> d
     }
 
 
-def budget_excess(rows: list[dict], pred) -> float:
+def budget_excess(rows: list[dict], pred, translations: bool = True) -> float:
     """How far the human-written cell furthest over its budget is over it (0 when all are within):
-    at most HUMAN_BUDGET of English-original documents, TRANSLATION_BUDGET of human translations,
-    given a machine label (cells of MIN_CELL documents or more)."""
+    at most HUMAN_BUDGET of English-original documents, TRANSLATION_BUDGET of human translations
+    (unless `translations` is false), given a machine label (cells of MIN_CELL documents or more)."""
     excess = 0.0
     for cell, v in human_flagged(rows, pred).items():
-        budget = TRANSLATION_BUDGET if cell.endswith("human-translation") else HUMAN_BUDGET
-        if v["n"] >= MIN_CELL:
+        translation = cell.endswith("human-translation")
+        budget = TRANSLATION_BUDGET if translation else HUMAN_BUDGET
+        if v["n"] >= MIN_CELL and (translations or not translation):
             excess = max(excess, v["share"] - budget)
     return excess
