@@ -1,13 +1,14 @@
 """The CPU path (issue 22): a checkpoint's network as ONNX, run by ONNX Runtime.
 
-The graph is the encoder after its word embeddings (one more with the no-punctuation adapter,
-when the checkpoint has one); it gives the last hidden states and the layers the token head
-reads. The word embeddings (250k x 384, the base's, frozen) are a memory-mapped array: a
-document pages in only the rows of its own pieces, so they cost next to no memory. The small
-heads run here in numpy. Outputs are the torch network's, to float rounding; neither torch nor
-transformers is imported to run it, which is most of a cold start. What it buys is start-up and
-memory (`classify`: 1.4 s and 325 MB instead of 10 s and 950 MB); torch runs the encoder itself
-about 30% faster on this project's CPU, so `telltale-batch` keeps torch. Weights stay fp32: int8
+The graph is the encoder after its word embeddings, and the token head (one more graph with the
+no-punctuation adapter, when the checkpoint has one); it gives the last hidden states and each
+token's artifact probability. The word embeddings (250k x 384, the base's, frozen) are a
+memory-mapped array: a document pages in only the rows of its own pieces, so they cost next to no
+memory. The sequence head, a matrix product, runs here in numpy on the pooled states. Outputs are
+the torch network's, to float rounding; neither torch nor transformers is imported to run it,
+which is most of a cold start. What it buys is start-up and memory (`classify`: about 1.2 s and
+370 MB instead of 8-10 s and 1 GB); torch runs the encoder itself 10-30% faster on this project's
+CPU, so `telltale-batch` keeps torch. Weights stay fp32: int8
 (onnxruntime's `quantize_dynamic`) moved document logits by up to 1.7 on this model, for no
 clear speed on a CPU without VNNI (docs/benchmarks.md).
 
@@ -29,12 +30,11 @@ import numpy as np
 
 from model import checkpoint
 from model.base import cache_dir
-from model.calibration import softmax
 from model.text import batch_arrays
 
 PLAIN, ADAPTED = "network.onnx", "network-no-punctuation.onnx"
 HEADS, EMBEDDINGS = "heads.npz", "word_embeddings.npy"
-FORMAT = 2  # bump when the export changes: older caches are rebuilt
+FORMAT = 3  # bump when the export changes: older caches are rebuilt
 
 
 def cache_path(ckpt_dir: str | Path) -> Path:
@@ -62,13 +62,15 @@ def export(ckpt_dir: str | Path, out_dir: str | Path) -> Path:
     tmp.mkdir(parents=True)
 
     class Encoder(torch.nn.Module):
-        def __init__(self, encoder, artifact_layers):
+        def __init__(self, encoder, artifact_layers, token_head):
             super().__init__()
-            self.encoder, self.artifact_layers = encoder, artifact_layers
+            self.encoder, self.artifact_layers, self.token_head = encoder, artifact_layers, token_head
 
         def forward(self, inputs_embeds, attention_mask):
             out = self.encoder(inputs_embeds=inputs_embeds, attention_mask=attention_mask, output_hidden_states=True)
-            return out.last_hidden_state, artifact_features(out.hidden_states, self.artifact_layers)
+            # the head in the graph: in numpy it was a fifth of the 4-layer student's time
+            artifact = self.token_head(artifact_features(out.hidden_states, self.artifact_layers)).softmax(-1)[..., 1]
+            return out.last_hidden_state, artifact
 
     embeddings = model.encoder.embeddings.word_embeddings.weight.detach()
     np.save(tmp / EMBEDDINGS, embeddings.float().numpy())
@@ -81,16 +83,14 @@ def export(ckpt_dir: str | Path, out_dir: str | Path) -> Path:
         # the tracer's warnings are about branches on shapes that the padded example settles
         with adapter_on(model, adapter), torch.inference_mode(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(Encoder(model.encoder, model.artifact_layers).eval(), example, str(tmp / name),
-                              dynamo=False, input_names=["inputs_embeds", "attention_mask"],
-                              output_names=["hidden", "artifact_features"],
+            torch.onnx.export(Encoder(model.encoder, model.artifact_layers, model.token_head).eval(), example,
+                              str(tmp / name), dynamo=False, input_names=["inputs_embeds", "attention_mask"],
+                              output_names=["hidden", "artifact"],
                               dynamic_axes={"inputs_embeds": {0: "batch", 1: "tokens"},
                                             "attention_mask": {0: "batch", 1: "tokens"},
                                             "hidden": {0: "batch", 1: "tokens"},
-                                            "artifact_features": {0: "batch", 1: "tokens"}}, opset_version=17)
-    # the token head as it is (the adapter leaves it alone): "token_head.weight" for one linear
-    # layer, "token_head.0.weight" and "token_head.2.weight" for two
-    heads = {f"token_head.{k}": v.float().numpy() for k, v in model.token_head.state_dict().items()}
+                                            "artifact": {0: "batch", 1: "tokens"}}, opset_version=17)
+    heads = {}
     for prefix, adapter in (("", False), ("adapted_", True)):  # the adapter reaches the sequence head
         with adapter_on(model, adapter), torch.inference_mode():
             layer, eye = model.sequence_head, torch.eye(model.encoder.config.hidden_size)
@@ -139,13 +139,11 @@ class OnnxNetwork:
     def forward(self, windows, adapter: bool = False) -> list[tuple]:
         ids, mask, sentence_ids = batch_arrays(windows, self.pad_id)
         session, adapted = self._session(adapter)
-        hidden, features = session.run(["hidden", "artifact_features"],
-                                       {"inputs_embeds": self.embeddings[ids], "attention_mask": mask})
+        hidden, artifact = session.run(["hidden", "artifact"], {"inputs_embeds": self.embeddings[ids], "attention_mask": mask})
         prefix = "adapted_" if adapted else ""
         w, b = self.heads[f"{prefix}sequence_head.weight"], self.heads[f"{prefix}sequence_head.bias"]
         m = mask[..., None].astype(hidden.dtype)
         logits = ((hidden * m).sum(1) / np.maximum(m.sum(1), 1)) @ w.T + b
-        artifact = softmax(self._token_head(features))[..., 1]
         out = []
         for r in range(len(windows)):
             n_sent = int(sentence_ids[r].max()) + 1
@@ -156,11 +154,3 @@ class OnnxNetwork:
                 sentences = None
             out.append((logits[r], sentences, artifact[r]))
         return out
-
-    def _token_head(self, features: np.ndarray) -> np.ndarray:
-        h = self.heads
-        if "token_head.weight" in h:
-            return features @ h["token_head.weight"].T + h["token_head.bias"]
-        x = features @ h["token_head.0.weight"].T + h["token_head.0.bias"]
-        x = 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)))  # torch's GELU, tanh form
-        return x @ h["token_head.2.weight"].T + h["token_head.2.bias"]

@@ -85,7 +85,7 @@ class TelltaleModel(nn.Module):
 
 def token_head(inputs: int, hidden: int) -> nn.Module:
     """Artifact logits from a token's features: one linear layer, or two with a hidden layer
-    (tanh GELU, which numpy computes exactly as torch does, for model/fast.py)."""
+    (tanh GELU: the shipped heads were trained with it)."""
     if not hidden:
         return nn.Linear(inputs, 2)
     return nn.Sequential(nn.Linear(inputs, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, 2))

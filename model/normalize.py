@@ -18,6 +18,9 @@ from functools import lru_cache
 from confusable_homoglyphs import confusables
 
 _KEEP_CONTROLS = {"\n", "\t", "\r"}
+_PLAIN = re.compile(r"[\x20-\x7e\n\t\r]+")  # printable ASCII: nothing in it to remove, swap or normalise
+_HAS_LETTER = re.compile(r"[^\W\d_]")
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
 _WORD = re.compile(r"\w+")
 _LETTERS = re.compile(r"[^\W\d_]{2,}")
 # Casing no English word has: "hoUse", "miNIster", "MINister". Acronyms ("MPs", "AfD") and brand
@@ -62,10 +65,14 @@ def _suspect_letters(text: str) -> set[int]:
     that also has ASCII letters ("p\u0430ypal"), and those of a word made only of Latin
     look-alikes between Latin words (a Cyrillic "\u0430" used as the article). A word with a
     letter that has no Latin twin ("Москва"), or among words of its own script, is left alone."""
-    words = [m for m in _WORD.finditer(text) if any(c.isalpha() for c in m.group())]
-    latin = [any(c.isascii() and c.isalpha() for c in m.group()) for m in words]
+    if text.isascii():
+        return set()
+    words = [m for m in _WORD.finditer(text) if _HAS_LETTER.search(m.group())]
+    latin = [bool(_ASCII_LETTER.search(m.group())) for m in words]
     out = set()
     for k, m in enumerate(words):
+        if m.group().isascii():
+            continue
         foreign = [m.start() + i for i, c in enumerate(m.group()) if not c.isascii()]
         if foreign and (latin[k] or (
             all(_latin_twin(c) for c in m.group() if c.isalpha())
@@ -114,18 +121,27 @@ def _recased(text: str) -> list[tuple[int, str, bool]]:
 def normalize(text: str) -> Normalized:
     suspects = _suspect_letters(text)
     chars, origin, findings = [], [], []
-    for i, ch in enumerate(text):
-        if _invisible(ch):
-            findings.append((i, i + 1, "invisible character"))
+    i = 0
+    while i < len(text):
+        plain = _PLAIN.match(text, i)
+        if plain:  # most of a text: taken as it is, in one piece
+            chars.append(plain.group())
+            origin.extend(range(i, plain.end()))
+            i = plain.end()
             continue
-        if i in suspects and not unicodedata.category(ch).startswith("M"):
+        j, ch = i, text[i]
+        i += 1
+        if _invisible(ch):
+            findings.append((j, j + 1, "invisible character"))
+            continue
+        if j in suspects and not unicodedata.category(ch).startswith("M"):
             twin = _latin_twin(ch)
             if twin:
-                findings.append((i, i + 1, "homoglyph"))
+                findings.append((j, j + 1, "homoglyph"))
                 ch = twin
         out = unicodedata.normalize("NFKC", ch) if not ch.isascii() else ch
         chars.append(out)
-        origin.extend([i] * len(out))
+        origin.extend([j] * len(out))
     origin.append(len(text))
     normalized = "".join(chars)
     if any(c.isupper() for c in normalized):

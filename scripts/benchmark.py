@@ -5,7 +5,8 @@
 This checkout is measured with each backend (onnx, torch); `--baseline` is another checkout of
 the project (its own code and model, e.g. `git worktree add ../telltale-before HEAD~1`), measured
 the same way in the same run, so that they are compared on one machine under one load; `--model`
-is another checkpoint (the distilled student), measured in this checkout beside the shipped one. Every measurement runs in a fresh process, in the checkout's own
+is another checkpoint (the distilled student), measured in this checkout beside the shipped one
+(and in the baseline, when its checkout has the same path). Every measurement runs in a fresh process, in the checkout's own
 folder, through the public API only (`Predictor.load()`, `predict`), so any two versions compare.
 Documents are ~500 words, assembled from the project's own example text; batch size is documents
 per `predict` call, with sentence labels and artifacts on, as `classify` prints them.
@@ -109,7 +110,11 @@ def main(argv=None) -> None:
     if args.model:
         model = str(args.model.resolve())
         runs += [(f"{args.model.name}, onnx", ROOT, "onnx", model), (f"{args.model.name}, torch", ROOT, "torch", model)]
-    runs += [("baseline", args.baseline.resolve(), "", "")] if args.baseline else []
+    if args.baseline:
+        runs.append(("baseline", args.baseline.resolve(), "", ""))
+        if args.model:  # the same checkpoint path in the baseline's checkout: its own copy of it
+            theirs = args.baseline.resolve() / args.model.resolve().relative_to(ROOT)
+            runs.append((f"baseline, {args.model.name}", args.baseline.resolve(), "", str(theirs)))
     results = {"machine": machine(), "documents": args.docs, "words_per_doc": 500}
     for name, checkout, backend, model in runs:
         results[name] = {"commit": label(checkout), "model_mb": model_mb(Path(model or checkout / "model" / "weights")),
