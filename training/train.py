@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import math
-import shutil
 import time
 from pathlib import Path
 
@@ -129,8 +128,8 @@ def train(cfg: TrainConfig) -> Path:
              "seconds": round(time.time() - started), "steps": result.global_step, "train_loss": result.training_loss,
              "validation_loss": next((h["eval_loss"] for h in reversed(trainer.state.log_history) if "eval_loss" in h),
                                      None)}
-    if cfg.adapter_rank:  # init_from's checkpoint, as it was, plus the adapter
-        shutil.copytree(cfg.init_from, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns("trainer"))
+    if cfg.adapter_rank:  # init_from's checkpoint, as it was (less its reports), plus the adapter
+        checkpoint.copy(cfg.init_from, out)
         checkpoint.write_adapter(out, network.adapter_state(model), cfg.adapter_rank, stage)
     else:
         checkpoint.write(out, network.trained_state(model), tokenizer, {
