@@ -80,6 +80,12 @@ def update_settings(ckpt_dir: str | Path, values: dict, stage: dict | None = Non
     (Path(ckpt_dir) / CONFIG_FILE).write_text(json.dumps(settings, indent=2) + "\n")
 
 
+def windowing(settings: dict) -> dict:
+    """How a checkpoint cuts a text into windows (model.text.encode_document's keywords)."""
+    return {"max_length": settings["max_length"], "stride": settings["stride"],
+            "short_last_window": settings.get("short_last_window", False)}
+
+
 def calibration(ckpt_dir: str | Path) -> Calibration:
     return Calibration.from_dict(read_settings(ckpt_dir)["calibration"])
 

@@ -228,8 +228,7 @@ class Predictor:
         for text in texts:
             norm = normalize(text)
             spans = split_sentences(norm.text)
-            windows = encode_document(self.tokenizer, norm.text, spans, self.settings["max_length"],
-                                      self.settings["stride"])
+            windows = encode_document(self.tokenizer, norm.text, spans, **checkpoint.windowing(self.settings))
             docs.append(DocumentRun(text, norm, spans, windows, no_punctuation=lacks_punctuation(norm.text)))
         flat = [w for doc in docs for w in doc.windows]
         unpunctuated = [doc.no_punctuation for doc in docs for _ in doc.windows]

@@ -62,17 +62,24 @@ class Window:
         return present, [-1] + [local.get(s, -1) for s in self.sentence_ids] + [-1]
 
 
-def window_starts(n_tokens: int, size: int, stride: int) -> list[int]:
-    """Start indices of windows of `size` tokens, `stride` apart, that cover all `n_tokens` (the last
-    one ends at the end, overlapping the one before)."""
+def window_starts(n_tokens: int, size: int, stride: int, short_last_window: bool = False) -> list[int]:
+    """Start indices of windows of at most `size` tokens, `stride` apart, that cover all `n_tokens`.
+    The last one ends at the end: a full window, overlapping the one before, or with
+    `short_last_window` only what is left (at least a quarter window, so that a few tokens are
+    never read alone): with a stride of `size`, windows that tile the text."""
     if n_tokens <= size:
         return [0]
-    starts = list(range(0, n_tokens - size, stride))
-    return starts + [n_tokens - size]
+    if not short_last_window:
+        return list(range(0, n_tokens - size, stride)) + [n_tokens - size]
+    starts = [0]
+    while starts[-1] + size < n_tokens:
+        starts.append(starts[-1] + stride)
+    starts[-1] = min(starts[-1], n_tokens - size // 4)
+    return starts
 
 
 def encode_document(tokenizer, text: str, sentences: list[tuple[int, int]], max_length: int,
-                    stride: int) -> list[Window]:
+                    stride: int, short_last_window: bool = False) -> list[Window]:
     """Tokenize `text` once and cut it into windows of at most `max_length` tokens."""
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
     ids, spans = enc["input_ids"], enc["offset_mapping"]
@@ -87,7 +94,7 @@ def encode_document(tokenizer, text: str, sentences: list[tuple[int, int]], max_
             sentence_of[t] = si
     size = max_length - 2  # room for the start and end tokens
     windows = []
-    for start in window_starts(len(ids), size, stride):
+    for start in window_starts(len(ids), size, stride, short_last_window):
         end = start + size
         windows.append(Window(
             input_ids=[tokenizer.cls_token_id, *ids[start:end], tokenizer.sep_token_id],

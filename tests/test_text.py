@@ -27,6 +27,17 @@ def test_windows_cover_every_token_with_overlap():
         assert all(b - a <= 192 for a, b in zip(starts, starts[1:]))
 
 
+def test_windows_a_window_apart_with_a_short_last_one_tile_the_text_and_read_each_token_once():
+    assert window_starts(650, 254, 254) == [0, 254, 396]  # the last window full, running back
+    assert window_starts(650, 254, 254, short_last_window=True) == [0, 254, 508]  # the 142 tokens left
+    assert window_starts(520, 254, 254, short_last_window=True) == [0, 254, 457]  # 12 left: a quarter window
+    for n in (1, 254, 255, 600, 1001):
+        starts = window_starts(n, 254, 254, short_last_window=True)
+        read = [t for s in starts for t in range(s, min(s + 254, n))]
+        assert set(read) == set(range(n))
+        assert len(read) - n < 254 // 4  # read twice: only what a short last window runs back over
+
+
 def test_encode_document_covers_long_text_and_maps_sentences(tokenizer):
     text = " ".join(f"Sentence number {i} talks about the harbour." for i in range(200))
     spans = split_sentences(text)

@@ -35,6 +35,7 @@ from model.artifacts import word_scores
 from model.calibration import Calibration
 from model.labels import LABEL2ID, LABELS, ORIGINAL
 from model.predictor import Predictor
+from model.text import window_starts
 from training.config import TrainConfig, command_parser
 from training.corpus import (cell_of, labelled_regions, load_spans, load_splits, mixed_document, originals_by_group,
                              split_of)
@@ -83,8 +84,11 @@ class RunCache:
         files = [ckpt / name for name in (checkpoint.WEIGHTS_FILE, checkpoint.NGRAMS_FILE, checkpoint.ADAPTER_FILE,
                                           checkpoint.TOKENIZER_FILE + ".gz")]
         settings = checkpoint.read_settings(ckpt)
+        windowing = checkpoint.windowing(settings)
+        laid = [window_starts(n, windowing["max_length"] - 2, windowing["stride"], windowing["short_last_window"])
+                for n in (520, 1000)]  # as the current rule lays them: a change of rule is a change of key
         self.key = {"files": [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files if f.exists()],
-                    "corpus": corpus, "windows": [settings["max_length"], settings["stride"]]}
+                    "corpus": corpus, "windows": [windowing, laid]}
         stored = torch.load(self.path, weights_only=False) if self.path.exists() else {}
         self.runs = stored.get("runs", {}) if stored.get("key") == self.key else {}
 
