@@ -139,7 +139,8 @@ class OnnxNetwork:
     def forward(self, windows, adapter: bool = False) -> list[tuple]:
         ids, mask, sentence_ids = batch_arrays(windows, self.pad_id)
         session, adapted = self._session(adapter)
-        hidden, artifact = session.run(["hidden", "artifact"], {"inputs_embeds": self.embeddings[ids], "attention_mask": mask})
+        hidden, artifact = session.run(["hidden", "artifact"],
+                                       {"inputs_embeds": self.embeddings[ids], "attention_mask": mask})
         prefix = "adapted_" if adapted else ""
         w, b = self.heads[f"{prefix}sequence_head.weight"], self.heads[f"{prefix}sequence_head.bias"]
         m = mask[..., None].astype(hidden.dtype)

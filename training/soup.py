@@ -17,6 +17,7 @@ from pathlib import Path
 
 from model import checkpoint
 
+
 def average(first: str | Path, second: str | Path, weight: float, out: str | Path) -> Path:
     if not 0 < weight < 1:
         raise SystemExit("--weight is SECOND's share, between 0 and 1")

@@ -57,7 +57,7 @@ def mistranslate_words(text: str, rng: random.Random, rate: float = 0.04) -> tup
     """`text` with words replaced by what they become when translated alone, there and back
     ("advice" -> "councils"; `scripts/word_roundtrips.py` found them), about `rate` of its words in
     all; returns it and the replacements' spans."""
-    table = _word_roundtrips()
+    table = word_roundtrips()
     # only the table's words can change, so each of them changes more often than `rate`
     words = _WORD.findall(text)
     share = sum(w.lower() in table for w in words) / max(len(words), 1)
@@ -65,7 +65,8 @@ def mistranslate_words(text: str, rng: random.Random, rate: float = 0.04) -> tup
 
 
 @lru_cache(maxsize=1)
-def _word_roundtrips() -> dict[str, str]:
+def word_roundtrips() -> dict[str, str]:
+    """The table of scripts/word_roundtrips.py: a word -> what it came back as, in the file's order."""
     rows = (line.split("\t") for line in WORD_ROUNDTRIPS.read_text().splitlines())
     return {word: new for word, new in rows}
 

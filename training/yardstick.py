@@ -137,7 +137,8 @@ def fit_calibration(predictor: Predictor, runs, rows: list[dict], log) -> Calibr
             if best is None or key > best[0]:
                 best = (key, candidate.replace(label_prior=(1.0, mt, ai)))
     chosen = best[1]
-    log(f"calibration: {chosen} (furthest over an English-original budget by {-best[0][0]:.3f}; label-balanced recall {best[0][1]:.3f})")
+    log(f"calibration: {chosen} (furthest over an English-original budget by {-best[0][0]:.3f}; "
+        f"label-balanced recall {best[0][1]:.3f})")
     p = probabilities(predictor, runs, chosen)
     pred = p.argmax(1)
     human, machine = gold == ORIGINAL, gold != ORIGINAL
