@@ -95,9 +95,12 @@ def write_calibration(ckpt_dir: str | Path, chosen: Calibration, stage: dict) ->
 
 
 def write_weights(ckpt_dir: str | Path, weights: dict, values: dict, stage: dict | None = None) -> None:
-    """Replace a checkpoint's trained weights (fp16), with the settings they need (`values`)."""
+    """Replace a checkpoint's trained weights (fp16), with the settings they need (`values`). The
+    int8 artifact threshold, chosen on the old weights' scores, is cleared (the int8 backend then
+    uses the fp32 one, which flags fewer words) until `training.yardstick --fit --backend int8`."""
     _save_fp16(weights, Path(ckpt_dir) / WEIGHTS_FILE)
-    update_settings(ckpt_dir, values, stage)
+    cleared = calibration(ckpt_dir).replace(int8_artifact_threshold=0.0).to_dict()
+    update_settings(ckpt_dir, {"calibration": cleared, **values}, stage)
 
 
 def _save_fp16(tensors: dict, path: Path) -> None:

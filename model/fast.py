@@ -10,7 +10,8 @@ which is most of a cold start. What it buys is start-up and memory (`classify`: 
 370 MB instead of 8-10 s and 1 GB); torch runs the encoder itself 10-30% faster on this project's
 CPU, so `telltale-batch` keeps torch. Weights stay fp32: int8
 (onnxruntime's `quantize_dynamic`) moved document logits by up to 1.7 on this model, for no
-clear speed on a CPU without VNNI (docs/benchmarks.md).
+clear speed on a CPU without VNNI (docs/benchmarks.md); int8 runs through torch instead, as the
+opt-in `int8` backend (model/network.py, `quantize_int8`).
 
 The ONNX files are built from the checkpoint on first use (about a minute, with torch) and cached
 outside the repo under ~/.cache/telltale/onnx (TELLTALE_CACHE), keyed by the checkpoint's files,

@@ -172,27 +172,32 @@ class Predictor:
         """Load a checkpoint directory, or a shipped one by name ("fast"; default: the shipped model).
 
         backend: "onnx" (ONNX Runtime, the default on a CPU: a fast start and a third of the
-        memory; built once from the checkpoint and cached, model/fast.py) or "torch" (the default
-        on a GPU; on this project's CPU about 1.4x the documents/s of onnx). Both give the same
-        outputs to float rounding."""
+        memory; built once from the checkpoint and cached, model/fast.py), "torch" (the default
+        on a GPU; on this project's CPU about 1.1-1.4x the documents/s of onnx; the same outputs
+        to float rounding) or "int8" (torch with int8 encoder weights, CPU only: about 1.15-1.2x
+        torch's documents/s; probabilities move by about 0.01 on average, and its artifact
+        threshold is its own)."""
         path = model_path(path)
         device = resolve_device(device)
         backend = backend or ("onnx" if device == "cpu" else "torch")
+        if backend not in ("onnx", "torch", "int8"):
+            raise ValueError(f"unknown backend {backend!r}; use onnx, torch or int8")
+        if backend != "torch" and device != "cpu":
+            raise ValueError(f"the {backend} backend runs on the CPU; use backend='torch' for a GPU")
         settings = checkpoint.read_settings(path)
         tokenizer = checkpoint.load_tokenizer(path)
+        calibration = Calibration.from_dict(settings["calibration"])
         if backend == "onnx":
-            if device != "cpu":
-                raise ValueError("the onnx backend runs on the CPU; use backend='torch' for a GPU")
             from model.fast import OnnxNetwork
 
             network = OnnxNetwork.load(path, tokenizer.pad_token_id)
-        elif backend == "torch":
+        else:
             from model.network import TorchNetwork
 
-            network = TorchNetwork.load(path, device, tokenizer.pad_token_id)
-        else:
-            raise ValueError(f"unknown backend {backend!r}; use onnx or torch")
-        return cls(network, tokenizer, settings, CharNgrams.load(path), Calibration.from_dict(settings["calibration"]))
+            network = TorchNetwork.load(path, device, tokenizer.pad_token_id, int8=backend == "int8")
+            if backend == "int8" and calibration.int8_artifact_threshold:
+                calibration = calibration.replace(artifact_threshold=calibration.int8_artifact_threshold)
+        return cls(network, tokenizer, settings, CharNgrams.load(path), calibration)
 
     def predict_one(self, text: str, **kwargs) -> Prediction:
         return self.predict([text], **kwargs)[0]

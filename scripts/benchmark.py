@@ -2,7 +2,7 @@
 
     python scripts/benchmark.py [--docs 32] [--baseline ../telltale-before] [--model model/fast] [--out docs/benchmarks.md]
 
-This checkout is measured with each backend (onnx, torch); `--baseline` is another checkout of
+This checkout is measured with each backend (onnx, torch, int8); `--baseline` is another checkout of
 the project (its own code and model, e.g. `git worktree add ../telltale-before HEAD~1`), measured
 the same way in the same run, so that they are compared on one machine under one load; `--model`
 is another checkpoint (the distilled student), measured in this checkout beside the shipped one
@@ -25,6 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = "examples/harbour-vote.txt"
+BACKENDS = ("onnx", "torch", "int8")  # model.Predictor.load's
 
 # Run in the measured checkout: `documents` is inlined so that an older checkout needs nothing new.
 WORKER = r"""
@@ -106,10 +107,10 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     # (column, checkout, backend, checkpoint): this checkout with each backend, with the other
     # checkpoint, then the baseline as it runs
-    runs = [("this, onnx", ROOT, "onnx", ""), ("this, torch", ROOT, "torch", "")]
+    runs = [(f"this, {backend}", ROOT, backend, "") for backend in BACKENDS]
     if args.model:
         model = str(args.model.resolve())
-        runs += [(f"{args.model.name}, onnx", ROOT, "onnx", model), (f"{args.model.name}, torch", ROOT, "torch", model)]
+        runs += [(f"{args.model.name}, {backend}", ROOT, backend, model) for backend in BACKENDS]
     if args.baseline:
         runs.append(("baseline", args.baseline.resolve(), "", ""))
         if args.model:  # the same checkpoint path in the baseline's checkout: its own copy of it

@@ -131,6 +131,14 @@ def test_missing_cuda_is_one_line(tmp_path, capsys):
     assert "CUDA is not available" in capsys.readouterr().err
 
 
+def test_the_int8_backend_classifies_a_batch(tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"id": "a", "text": ARTICLE}) + "\n")
+    assert main([str(src), str(tmp_path / "out.jsonl"), "--model", "fast", "--backend", "int8"]) == 0
+    (rec,) = read_jsonl(tmp_path / "out.jsonl")
+    assert "error" not in rec and sum(rec["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+
+
 def test_bad_records_get_error_fields_that_say_what_is_wrong(tmp_path):
     src = tmp_path / "in.jsonl"
     lines = [json.dumps({"id": "num", "text": 123}), json.dumps({"id": "none"}),

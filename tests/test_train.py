@@ -111,6 +111,28 @@ def test_the_yardstick_scores_a_network_under_a_borrowed_calibration_from_its_ca
     assert f"borrowed from `{donor}`" in (tmp_path / "yardstick.md").read_text()
 
 
+def test_the_int8_yardstick_fit_chooses_only_the_int8_artifact_threshold(tiny, tmp_path, monkeypatch):
+    import shutil
+
+    from model import Predictor
+    from model.checkpoint import calibration, read_weights, write_weights
+    from training import yardstick
+
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny, copy)
+    monkeypatch.setenv("TELLTALE_CACHE", str(tmp_path / "cache"))
+    before = calibration(copy)
+    report = yardstick.main([str(copy), "--config", "configs/tiny.yaml", "--set", f"corpus={CORPUS}", "--per-cell", "2",
+                             "--fit", "--backend", "int8", "--out", str(tmp_path)])
+    after = calibration(copy)
+    assert after.int8_artifact_threshold > 0 and after.replace(int8_artifact_threshold=0.0) == before
+    assert report["backend"] == "int8" and "(the int8 backend)" in (tmp_path / "yardstick.md").read_text()
+    assert Predictor.load(copy, backend="int8").calibration.artifact_threshold == after.int8_artifact_threshold
+    assert Predictor.load(copy, backend="torch").calibration.artifact_threshold == before.artifact_threshold
+    write_weights(copy, read_weights(copy), {})  # new weights: a threshold chosen on the old ones' scores goes
+    assert calibration(copy) == before
+
+
 def test_the_yardstick_runs_the_network_again_when_the_windows_change(tiny, tmp_path, monkeypatch):
     import shutil
 

@@ -124,9 +124,11 @@ def plot_length(r: dict, path: Path) -> None:
 def yardstick_markdown(r: dict) -> str:
     pct = lambda x: "n/a" if x is None else f"{100 * x:.1f}%"
     c = r["calibration"]
-    source = ("fitted on validation + ood" if r["fitted"] else
+    source = ("as shipped, its int8 artifact threshold fitted on validation" if r["fitted"] and r.get("backend") == "int8"
+              else "fitted on validation + ood" if r["fitted"] else
               f"borrowed from `{r['calibration_from']}`" if r.get("calibration_from") else "as shipped")
-    lines = [f"# Yardstick: `{r['checkpoint']}`", "",
+    backend = f" (the {r['backend']} backend)" if r.get("backend", "onnx") not in ("onnx", "torch") else ""
+    lines = [f"# Yardstick: `{r['checkpoint']}`{backend}", "",
              f"Calibration {source}: temperature "
              f"{c['temperature']}, n-gram weight {c['ngram_weight']}, label prior {c['label_prior']}, bars "
              f"{c['machine_bar']} (machine labels) / {c['original_bar']} (original). Validation and test: at "

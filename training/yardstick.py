@@ -34,6 +34,7 @@ from model.base import cache_dir
 from model.artifacts import word_scores
 from model.calibration import Calibration
 from model.labels import LABEL2ID, LABELS, ORIGINAL
+from model.network import INT8_LAYERS
 from model.predictor import Predictor
 from model.text import window_starts
 from training.config import TrainConfig, command_parser
@@ -79,8 +80,9 @@ class RunCache:
     under another calibration costs seconds, not the half hour of a pass over every set. They are
     reused only for the same documents (by id) and while the network's files and windows are the same."""
 
-    def __init__(self, ckpt: Path, corpus: str):
-        self.path = cache_dir() / "yardstick" / (hashlib.sha256(str(ckpt.resolve()).encode()).hexdigest()[:16] + ".pt")
+    def __init__(self, ckpt: Path, corpus: str, int8: bool = False):
+        where = str(ckpt.resolve()) + (" int8" if int8 else "")  # onnx and torch give the same runs; int8 its own
+        self.path = cache_dir() / "yardstick" / (hashlib.sha256(where.encode()).hexdigest()[:16] + ".pt")
         files = [ckpt / name for name in (checkpoint.WEIGHTS_FILE, checkpoint.NGRAMS_FILE, checkpoint.ADAPTER_FILE,
                                           checkpoint.TOKENIZER_FILE + ".gz")]
         settings = checkpoint.read_settings(ckpt)
@@ -88,7 +90,7 @@ class RunCache:
         laid = [window_starts(n, windowing["max_length"] - 2, windowing["stride"], windowing["short_last_window"])
                 for n in (520, 1000)]  # as the current rule lays them: a change of rule is a change of key
         self.key = {"files": [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files if f.exists()],
-                    "corpus": corpus, "windows": [windowing, laid]}
+                    "corpus": corpus, "windows": [windowing, laid], **({"int8": INT8_LAYERS} if int8 else {})}
         stored = torch.load(self.path, weights_only=False) if self.path.exists() else {}
         self.runs = stored.get("runs", {}) if stored.get("key") == self.key else {}
 
@@ -230,19 +232,27 @@ def artifact_figures(predictor: Predictor, spans, test_rows: list[dict], test_ru
 
 
 def run_yardstick(ckpt: str | Path, cfg: TrainConfig, fit: bool, per_cell: int = 25, mixed_docs: int = 150,
-                  log=print, calibration_from: str | None = None) -> dict:
+                  log=print, calibration_from: str | None = None, backend: str | None = None) -> dict:
     """The report for `ckpt`; with `fit`, its calibration is chosen first and written into it. With
-    `calibration_from`, the network is scored under that checkpoint's calibration (nothing written)."""
+    `calibration_from`, the network is scored under that checkpoint's calibration (nothing written).
+    With the int8 `backend`, `fit` chooses only what is the int8 backend's own: its artifact threshold."""
     started = time.time()
-    predictor = Predictor.load(ckpt)
+    predictor = Predictor.load(ckpt, backend=backend)
     if calibration_from:
         predictor.calibration = checkpoint.calibration(calibration_from)
     splits = load_splits(cfg)
-    cache = RunCache(Path(ckpt), cfg.corpus)
+    cache = RunCache(Path(ckpt), cfg.corpus, int8=backend == "int8")
     validation, more_human = per_cell_sample(splits["validation"], per_cell, cfg.seed)
     sets = {"ood": list(splits["ood"]), "validation": validation}
     runs = {name: cache.get(predictor, name, rows) for name, rows in sets.items()}
-    if fit:
+    if fit and backend == "int8":
+        human_runs = cache.get(predictor, "validation, human-written", more_human)
+        threshold = fit_artifact_threshold(runs["validation"] + human_runs, sets["validation"] + more_human)
+        predictor.calibration = predictor.calibration.replace(artifact_threshold=threshold,
+                                                              int8_artifact_threshold=threshold)
+        checkpoint.write_calibration(ckpt, checkpoint.calibration(ckpt).replace(int8_artifact_threshold=threshold), {
+            "stage": "calibration", "by": "training.yardstick --fit --backend int8", "chose": "int8_artifact_threshold"})
+    elif fit:
         human_runs = cache.get(predictor, "validation, human-written", more_human)
         predictor.calibration = fit_calibration(predictor, runs["validation"] + human_runs + runs["ood"],
                                                 sets["validation"] + more_human + sets["ood"], log)
@@ -258,7 +268,8 @@ def run_yardstick(ckpt: str | Path, cfg: TrainConfig, fit: bool, per_cell: int =
     runs["test"] = cache.get(predictor, "test", sets["test"])
     calibration = predictor.calibration
     bars = (calibration.machine_bar, calibration.original_bar)
-    report = {"checkpoint": str(ckpt), "fitted": fit, "per_cell": per_cell, "calibration": calibration.to_dict()}
+    report = {"checkpoint": str(ckpt), "fitted": fit, "per_cell": per_cell, "calibration": calibration.to_dict(),
+              "backend": backend or "onnx"}
     if calibration_from:
         report["calibration_from"] = str(calibration_from)
     for name, rows in sets.items():
@@ -281,12 +292,15 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", default=None, help="folder for yardstick.json/.md (default: the checkpoint)")
     parser.add_argument("--calibration-from", default=None, metavar="CHECKPOINT",
                         help="score the network under this checkpoint's calibration instead of its own")
+    parser.add_argument("--backend", choices=("onnx", "torch", "int8"), default=None,
+                        help="what runs the network (model.Predictor.load); with int8, --fit chooses only its "
+                             "artifact threshold")
     args = parser.parse_args(argv)
     if args.fit and args.calibration_from:
         parser.error("--fit chooses a calibration; --calibration-from borrows one: not both")
     out = Path(args.out or args.checkpoint)
     report = run_yardstick(args.checkpoint, TrainConfig.from_yaml(args.config, args.overrides), args.fit, args.per_cell,
-                           calibration_from=args.calibration_from)
+                           calibration_from=args.calibration_from, backend=args.backend)
     out.mkdir(parents=True, exist_ok=True)
     (out / "yardstick.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "yardstick.md").write_text(yardstick_markdown(report))
