@@ -34,6 +34,7 @@ PARAGRAPH_WORDS = (40, 150)  # shorter paragraphs join the next; longer ones (ov
 COLLECTION = "telltale_minilm"  # one point an article: its vector and its paragraphs' (a multivector)
 OLD_COLLECTIONS = ("telltale_articles",)  # e5-small's vectors, before 2026-12-07: not comparable
 CANDIDATES = 20  # articles re-scored
+NEAREST = 300  # by article vector, of which the CANDIDATES whose paragraphs cover the suspect's best are re-scored too
 WIDTH_SPREAD = 1.5  # the longest text in an embedding batch is at most this many times its shortest
 WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*")
 POSSESSIVE = re.compile(r"'s$")
@@ -268,7 +269,9 @@ class Matcher:
     def match(self, texts: list[str], predictor=None, top: int = 5, vectors=None,
               exclude: list[list[str]] | None = None) -> list[Match]:
         """The most likely source of each text: the best by `score` of the CANDIDATES articles nearest
-        by vector, reported when the score reaches `threshold`; with its `coverage` (the share of the
+        by vector and the CANDIDATES of the NEAREST whose paragraphs cover the text's best (a summary
+        of a long article can sit far from it by article vector), reported when the score reaches
+        `threshold`; with its `coverage` (the share of the
         text's words in sentences that are versions of the source's) and telltale's label given a
         `predictor`.
         `exclude[i]`: article ids not to match text i to."""
@@ -284,10 +287,14 @@ class Matcher:
                 texts, articles, spans, per_text, predictions, exclude):
             not_these = models.Filter(must_not=[models.FieldCondition(key="id", match=models.MatchAny(any=leave_out))]) \
                 if leave_out else None
-            hits = {h.payload["id"]: h for h in self.client.query_points(
-                COLLECTION, query=vector.tolist(), using="article", query_filter=not_these, limit=CANDIDATES,
-                with_payload=True, with_vectors=["paragraphs"]).points}
+            nearest = self.client.query_points(COLLECTION, query=vector.tolist(), using="article",
+                                               query_filter=not_these, limit=NEAREST, with_payload=True,
+                                               with_vectors=["paragraphs"]).points
             paragraph_words = np.array([len(text[a:b].split()) for a, b in spans_], dtype=np.float32)
+            covered = [paragraph_coverage(paragraph_vectors, np.array(h.vector["paragraphs"]), paragraph_words)
+                       for h in nearest]
+            chosen = set(range(min(CANDIDATES, len(nearest)))) | set(np.argsort(covered)[::-1][:CANDIDATES].tolist())
+            hits = {nearest[i].payload["id"]: nearest[i] for i in sorted(chosen)}
             ours = rarity(set(words(text)))  # once a text, not once a candidate
             scored = sorted(((i, score(paragraph_vectors, np.array(h.vector["paragraphs"]), paragraph_words,
                                        rare_word_share(ours, set(words(h.payload["text"])))))
@@ -343,5 +350,11 @@ def score(query_paragraphs: np.ndarray, source_paragraphs: np.ndarray, paragraph
     source's, with the share of its rare words the source holds (`rare_word_share`) beside it, at
     WORDS_WEIGHT; from 0 to 1. On validation (docs/experiments/source-matching-scores.md), the
     article vectors' cosine beside these ranked worse than without it."""
-    paragraph_coverage = float((query_paragraphs @ source_paragraphs.T).max(1) @ paragraph_words / paragraph_words.sum())
-    return (paragraph_coverage + WORDS_WEIGHT * rare_words) / (1 + WORDS_WEIGHT)
+    return (paragraph_coverage(query_paragraphs, source_paragraphs, paragraph_words) + WORDS_WEIGHT * rare_words) \
+        / (1 + WORDS_WEIGHT)
+
+
+def paragraph_coverage(query_paragraphs: np.ndarray, source_paragraphs: np.ndarray,
+                       paragraph_words: np.ndarray) -> float:
+    """How well, on average (by words), each of the suspect's paragraphs is matched by one of the source's."""
+    return float((query_paragraphs @ source_paragraphs.T).max(1) @ paragraph_words / paragraph_words.sum())
