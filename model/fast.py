@@ -54,7 +54,7 @@ def export(ckpt_dir: str | Path, out_dir: str | Path) -> Path:
     """Write the ONNX graph(s), word embeddings and heads of `ckpt_dir` into `out_dir` (needs torch)."""
     import torch
 
-    from model.network import adapter_on, artifact_features, load
+    from model.network import adapter_on, load
 
     model = load(ckpt_dir, "cpu")
     out = Path(out_dir)
@@ -63,15 +63,15 @@ def export(ckpt_dir: str | Path, out_dir: str | Path) -> Path:
     tmp.mkdir(parents=True)
 
     class Encoder(torch.nn.Module):
-        def __init__(self, encoder, artifact_layers, token_head):
+        def __init__(self, model):
             super().__init__()
-            self.encoder, self.artifact_layers, self.token_head = encoder, artifact_layers, token_head
+            self.model = model
 
         def forward(self, inputs_embeds, attention_mask):
-            out = self.encoder(inputs_embeds=inputs_embeds, attention_mask=attention_mask, output_hidden_states=True)
-            # the head in the graph: in numpy it was a fifth of the 4-layer student's time
-            artifact = self.token_head(artifact_features(out.hidden_states, self.artifact_layers)).softmax(-1)[..., 1]
-            return out.last_hidden_state, artifact
+            out = self.model.encoder(inputs_embeds=inputs_embeds, attention_mask=attention_mask,
+                                     output_hidden_states=True)
+            # the heads in the graph: in numpy they were a fifth of the 4-layer student's time
+            return out.last_hidden_state, self.model.artifact_probability(out.hidden_states)
 
     embeddings = model.encoder.embeddings.word_embeddings.weight.detach()
     np.save(tmp / EMBEDDINGS, embeddings.float().numpy())
@@ -84,7 +84,7 @@ def export(ckpt_dir: str | Path, out_dir: str | Path) -> Path:
         # the tracer's warnings are about branches on shapes that the padded example settles
         with adapter_on(model, adapter), torch.inference_mode(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(Encoder(model.encoder, model.artifact_layers, model.token_head).eval(), example,
+            torch.onnx.export(Encoder(model).eval(), example,
                               str(tmp / name), dynamo=False, input_names=["inputs_embeds", "attention_mask"],
                               output_names=["hidden", "artifact"],
                               dynamic_axes={"inputs_embeds": {0: "batch", 1: "tokens"},

@@ -46,6 +46,11 @@ class TelltaleModel(nn.Module):
         head = artifact_head or {}
         self.artifact_layers = tuple(head.get("layers", [encoder.config.num_hidden_layers]))
         self.token_head = token_head(hidden * len(self.artifact_layers), head.get("hidden", 0))
+        # A second head on the same features for words translated alone ("Collets" for clashes;
+        # training/artifact_head.py), with a false-alarm budget of its own: trained into the first,
+        # this source took the first's precision on MT and MQM errors.
+        self.word_mt_head = (token_head(hidden * len(self.artifact_layers), head["word_mt_hidden"])
+                             if "word_mt_hidden" in head else None)
         self.artifact_weight = artifact_weight
         self.register_buffer("artifact_class_weight", torch.tensor([1.0, artifact_pos_weight]), persistent=False)
         self.encoder.embeddings.word_embeddings.weight.requires_grad = False
@@ -82,6 +87,20 @@ class TelltaleModel(nn.Module):
                     weight=self.artifact_class_weight, ignore_index=IGNORE)
         return {"loss": loss, "logits": logits, "sentence_logits": sentence_logits, "token_logits": token_logits,
                 "hidden_states": encoded.hidden_states}
+
+    def artifact_probability(self, hidden_states) -> torch.Tensor:
+        """Each token's probability of being an artifact: the more certain of the two heads (each
+        one's softmax, as the word-mt head's bias is set for them to share a threshold)."""
+        features = artifact_features(hidden_states, self.artifact_layers)
+        margin = artifact_margin(self.token_head(features))
+        if self.word_mt_head is not None:
+            margin = torch.maximum(margin, artifact_margin(self.word_mt_head(features)))
+        return torch.sigmoid(margin)
+
+
+def artifact_margin(token_logits: torch.Tensor) -> torch.Tensor:
+    """A token head's "artifact" logit over its "clean" one: the softmax's artifact probability is its sigmoid."""
+    return token_logits[..., 1] - token_logits[..., 0]
 
 
 def token_head(inputs: int, hidden: int) -> nn.Module:
@@ -176,7 +195,7 @@ class TorchNetwork:
         logits = out["logits"].float().cpu().numpy()
         sent = out["sentence_logits"]
         sent = sent.float().cpu().numpy() if sent is not None else None
-        artifact = torch.softmax(out["token_logits"].float(), -1)[..., 1].cpu().numpy()
+        artifact = self.model.artifact_probability(out["hidden_states"]).float().cpu().numpy()
         return [(logits[r], sent[r] if sent is not None else None, artifact[r]) for r in range(len(windows))]
 
 

@@ -90,6 +90,33 @@ def test_an_artifact_head_changes_the_artifact_scores_and_nothing_else(tiny, tmp
     assert tiny_scores["onnx"] == pytest.approx(tiny_scores["torch"], abs=1e-4)
 
 
+def test_a_word_mt_head_beside_the_first_only_adds_flags_and_keeps_the_budget(tiny, tmp_path):
+    import shutil
+
+    from model import Predictor
+    from training.artifact_head import main
+
+    out = tmp_path / "word-mt"
+    shutil.copytree(tiny, out)
+    main([str(out), "--keep-head", "--config", "configs/tiny.yaml", "--set", f"corpus={CORPUS}",
+          "--set", "word_mt_budget=0.001"])
+    settings = json.loads((out / "telltale.json").read_text())
+    first = json.loads((tiny / "telltale.json").read_text())["artifact_head"]
+    assert settings["artifact_head"] == {**first, "word_mt_hidden": 256}
+    stage = settings["lineage"][-1]
+    assert stage["stage"] == "word_mt_head" and "word_mt_bias_shift" in stage
+    assert settings["calibration"]["artifact_threshold"] == stage["threshold"]
+    assert stage["validation"]["human"]["words_flagged"] <= 1 / 300
+    for backend in ("onnx", "torch"):
+        before, after = (Predictor.load(path, backend=backend) for path in (tiny, out))
+        old, new = before.run([ARTICLE])[0], after.run([ARTICLE])[0]
+        assert after.assemble(new).probabilities == pytest.approx(before.assemble(old).probabilities, abs=1e-6)
+        # a token's score is the higher of the two heads': never below the first head's alone
+        old_scores, new_scores = old.token_scores(), new.token_scores()
+        assert min(new_scores[k] - old_scores[k] for k in old_scores) > -1e-4
+        assert new_scores != pytest.approx(old_scores, abs=1e-3)
+
+
 def test_the_yardstick_scores_a_network_under_a_borrowed_calibration_from_its_cached_runs(tiny, tmp_path, monkeypatch):
     from model.checkpoint import calibration
     from training import yardstick

@@ -2,6 +2,7 @@
 
     python -m training.artifact_head runs/recipe [--config configs/recipe.yaml] [--set artifact_hidden=0 ...]
     python -m training.artifact_head runs/copy-of-a-checkpoint --keep-head   # the same figures for its own head
+    python -m training.artifact_head runs/copy --keep-head --set word_mt_budget=0.001   # a word-mt head beside it
 
 The head trained with the rest of the network reads the last layer, which the document labels
 shape: its scores hardly differ between the words of one document. This one reads middle layers
@@ -20,6 +21,11 @@ The threshold is chosen by the yardstick's rule (`training.yardstick.fit_artifac
 most one flagged word in 300 of human-written validation text, human translations included,
 sampled per cell), and the figures at it, per source on validation, go into the stage's entry in
 the checkpoint's lineage.
+
+With `word_mt_budget`, a second head learns "word-mt" alone (with "human"), beside the first: in
+one head, that source took the precision on MT and MQM errors (docs/experiments/artifact-head.md).
+Its bias is moved so that, at the first head's own threshold, it flags `word_mt_budget` of
+human-written words; a token's score is the higher of the two (model.network).
 """
 from __future__ import annotations
 
@@ -33,6 +39,7 @@ import torch
 from torch.nn import functional as F
 
 from model import checkpoint, network
+from model.artifacts import word_scores
 from model.predictor import Predictor
 from model.text import batch_arrays, encode_document, split_sentences
 from training.config import TrainConfig, command_parser
@@ -137,17 +144,27 @@ def add_artifact_head(ckpt: str | Path, cfg: TrainConfig, log=print, train: bool
     if unknown:
         raise SystemExit(f"artifact_sources: unknown {sorted(unknown)}; choose from {list(SOURCES)}")
     splits, spans = load_splits(cfg), load_spans(cfg.corpus)
-    stage = {"stage": "artifact_head" if train else "artifact_threshold", "config": cfg.to_dict()}
+    name = "artifact_head" if train else "word_mt_head" if cfg.word_mt_budget else "artifact_threshold"
+    stage = {"stage": name, "config": cfg.to_dict()}
     if train:
-        stage.update(train_head(ckpt, cfg, splits, spans, log))
+        stage.update(train_head(ckpt, cfg, splits, spans, log, cfg.artifact_sources))
+    if cfg.word_mt_budget:
+        stage.update(train_head(ckpt, cfg, splits, spans, log, ("human", "word-mt"), "word_mt_head"))
     predictor = Predictor.load(ckpt, backend="torch")
+    human = budget_texts(splits["validation"], cfg)
+    human_rows = [{"label": "original"}] * len(human)
+    if cfg.word_mt_budget:
+        stage["word_mt_bias_shift"] = share_threshold(predictor, [text for text, _ in human], human_rows,
+                                                      cfg.word_mt_budget)
+        weights = checkpoint.read_weights(ckpt)
+        weights.update({f"word_mt_head.{k}": v for k, v in predictor.network.model.word_mt_head.state_dict().items()})
+        checkpoint.write_weights(ckpt, weights, {})
     rng = random.Random(cfg.seed + 1)  # the same validation texts whatever the training sources
     sets = {}
     for source in SOURCES:
-        texts = (budget_texts(splits["validation"], cfg) if source == "human" else
-                 source_texts(source, "validation", splits, spans, VALIDATION_TEXTS, cfg, rng))
+        texts = human if source == "human" else source_texts(source, "validation", splits, spans, VALIDATION_TEXTS,
+                                                             cfg, rng)
         sets[source] = (texts, predictor.run([text for text, _ in texts]))
-    human_rows = [{"label": "original"}] * len(sets["human"][1])
     predictor.calibration = predictor.calibration.replace(
         artifact_threshold=fit_artifact_threshold(sets["human"][1], human_rows))
     stage.update(threshold=predictor.calibration.artifact_threshold, validation=validation_figures(predictor, sets),
@@ -157,23 +174,50 @@ def add_artifact_head(ckpt: str | Path, cfg: TrainConfig, log=print, train: bool
     return stage
 
 
-def train_head(ckpt, cfg: TrainConfig, splits, spans, log) -> dict:
-    """Fit a new token head on the frozen encoder of `ckpt` and write it in; returns its layout."""
+def share_threshold(predictor: Predictor, human: list[str], rows: list[dict], share: float) -> float:
+    """Move the word-mt head's artifact bias (in place) so that, at the token head's own threshold,
+    it alone flags at most `share` of the words of `human`; returns the shift."""
+    model = predictor.network.model
+    word_mt, token = model.word_mt_head, model.token_head
+    try:
+        model.word_mt_head = None
+        shared = fit_artifact_threshold(predictor.run(human), rows)
+        model.token_head = word_mt
+        scores = [s for run in predictor.run(human) for _, _, s in word_scores(run.token_scores(), run.norm.text)]
+    finally:
+        model.word_mt_head, model.token_head = word_mt, token
+    # its own threshold exactly, not on the budget rule's 0.01 grid: this head's scores crowd near 1
+    own = float(np.clip(np.quantile(scores, 1 - share), 1e-6, 1 - 1e-6))
+    shift = float(np.log(shared / (1 - shared)) - np.log(own / (1 - own)))
+    last = word_mt if isinstance(word_mt, torch.nn.Linear) else word_mt[-1]
+    with torch.no_grad():
+        last.bias[1] += shift
+    return round(shift, 4)
+
+
+def train_head(ckpt, cfg: TrainConfig, splits, spans, log, sources, name: str = "token_head") -> dict:
+    """Fit a new head `name` on the frozen encoder of `ckpt` from `sources` and write it in;
+    returns its layout."""
     rng = random.Random(cfg.seed)
     model, tokenizer = network.load(ckpt), checkpoint.load_tokenizer(ckpt)
     examples = []
-    for source in cfg.artifact_sources:
+    for source in sources:
         examples += token_examples(source_texts(source, "train", splits, spans, cfg.artifact_windows, cfg, rng),
                                    tokenizer, cfg, rng)
     started = time.time()
-    x = features(model, [w for w, _ in examples], cfg.artifact_layers, tokenizer.pad_token_id)
+    layers = cfg.artifact_layers if name == "token_head" else model.artifact_layers  # a word-mt head reads the first's
+    x = features(model, [w for w, _ in examples], layers, tokenizer.pad_token_id)
     y = np.array([label for _, labels in examples for label in labels])
-    log(f"artifact head: {len(examples)} windows, {len(y)} tokens ({y.mean():.1%} artifacts), "
+    log(f"{name}: {len(examples)} windows, {len(y)} tokens ({y.mean():.1%} artifacts), "
         f"features in {time.time() - started:.0f}s")
     head = fit_head(x, y, cfg.artifact_hidden, cfg.seed)
-    weights = {k: v for k, v in checkpoint.read_weights(ckpt).items() if not k.startswith("token_head.")}
-    weights.update({f"token_head.{k}": v for k, v in head.state_dict().items()})
-    layout = {"layers": list(cfg.artifact_layers), "hidden": cfg.artifact_hidden}
+    weights = {k: v for k, v in checkpoint.read_weights(ckpt).items() if not k.startswith(f"{name}.")}
+    weights.update({f"{name}.{k}": v for k, v in head.state_dict().items()})
+    layout = {**checkpoint.read_settings(ckpt).get("artifact_head", {}), "layers": list(layers)}
+    layout["word_mt_hidden" if name == "word_mt_head" else "hidden"] = cfg.artifact_hidden
+    if name == "token_head":  # a new first head is not the one a word-mt head was set beside
+        layout.pop("word_mt_hidden", None)
+        weights = {k: v for k, v in weights.items() if not k.startswith("word_mt_head.")}
     checkpoint.write_weights(ckpt, weights, {"artifact_head": layout})
     return layout
 

@@ -62,6 +62,9 @@ class TrainConfig:
     artifact_sources: tuple = ("human", "synthetic", "round-trip", "mqm")  # what its labels come from
     artifact_windows: int = 600  # training windows from each source
     synthetic_rate: float = 0.04  # share of a synthetic document's content words replaced
+    # > 0: a second head, trained on "human" and "word-mt" windows only, beside the checkpoint's
+    # own; it may flag this share of human-written words alone, and both together one in 300
+    word_mt_budget: float = 0.0
 
     # a student distilled from `teacher` (a checkpoint) keeping these of its encoder layers (training/distill.py)
     teacher: str = ""
