@@ -54,7 +54,7 @@ def export(ckpt_dir: str | Path, out_dir: str | Path) -> Path:
     """Write the ONNX graph(s), word embeddings and heads of `ckpt_dir` into `out_dir` (needs torch)."""
     import torch
 
-    from model.network import adapter_on, load
+    from model.network import adapter_on, artifact_features, load
 
     model = load(ckpt_dir, "cpu")
     out = Path(out_dir)
@@ -71,7 +71,8 @@ def export(ckpt_dir: str | Path, out_dir: str | Path) -> Path:
             out = self.model.encoder(inputs_embeds=inputs_embeds, attention_mask=attention_mask,
                                      output_hidden_states=True)
             # the heads in the graph: in numpy they were a fifth of the 4-layer student's time
-            return out.last_hidden_state, self.model.artifact_probability(out.hidden_states)
+            features = artifact_features(out.hidden_states, self.model.artifact_layers)
+            return out.last_hidden_state, self.model.artifact_probability(features, self.model.token_head(features))
 
     embeddings = model.encoder.embeddings.word_embeddings.weight.detach()
     np.save(tmp / EMBEDDINGS, embeddings.float().numpy())

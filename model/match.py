@@ -294,14 +294,13 @@ class Matcher:
             covered = [paragraph_coverage(paragraph_vectors, np.array(h.vector["paragraphs"]), paragraph_words)
                        for h in nearest]
             chosen = set(range(min(CANDIDATES, len(nearest)))) | set(np.argsort(covered)[::-1][:CANDIDATES].tolist())
-            hits = {nearest[i].payload["id"]: nearest[i] for i in sorted(chosen)}
+            hits = {nearest[i].payload["id"]: (nearest[i], covered[i]) for i in sorted(chosen)}
             ours = rarity(set(words(text)))  # once a text, not once a candidate
-            scored = sorted(((i, score(paragraph_vectors, np.array(h.vector["paragraphs"]), paragraph_words,
-                                       rare_word_share(ours, set(words(h.payload["text"])))))
-                             for i, h in hits.items()), key=lambda x: -x[1])
+            scored = sorted(((i, score(paragraphs_covered, rare_word_share(ours, set(words(h.payload["text"])))))
+                             for i, (h, paragraphs_covered) in hits.items()), key=lambda x: -x[1])
             best_id, best = scored[0]
             m = Match(None, best, candidates=scored[:top], label=prediction and prediction.label)
-            source = hits[best_id].payload["text"]
+            source = hits[best_id][0].payload["text"]
             sentences, dropped = self.align(text, source, prediction)
             m.coverage = coverage(text, sentences)
             if best >= self.threshold:
@@ -344,14 +343,13 @@ def coverage(text: str, sentences: list[AlignedSentence]) -> float:
     return came / max(sum(words), 1)
 
 
-def score(query_paragraphs: np.ndarray, source_paragraphs: np.ndarray, paragraph_words: np.ndarray,
-          rare_words: float) -> float:
-    """How well, on average (by words), each of the suspect's paragraphs is matched by one of the
-    source's, with the share of its rare words the source holds (`rare_word_share`) beside it, at
-    WORDS_WEIGHT; from 0 to 1. On validation (docs/experiments/source-matching-scores.md), the
-    article vectors' cosine beside these ranked worse than without it."""
-    return (paragraph_coverage(query_paragraphs, source_paragraphs, paragraph_words) + WORDS_WEIGHT * rare_words) \
-        / (1 + WORDS_WEIGHT)
+def score(paragraphs_covered: float, rare_words: float) -> float:
+    """A source's score for a suspect: how well its paragraphs cover the suspect's
+    (`paragraph_coverage`), with the share of the suspect's rare words the source holds
+    (`rare_word_share`) beside it, at WORDS_WEIGHT; from 0 to 1. On validation
+    (docs/experiments/source-matching-scores.md), the article vectors' cosine beside these ranked
+    worse than without it."""
+    return (paragraphs_covered + WORDS_WEIGHT * rare_words) / (1 + WORDS_WEIGHT)
 
 
 def paragraph_coverage(query_paragraphs: np.ndarray, source_paragraphs: np.ndarray,

@@ -62,7 +62,8 @@ class TelltaleModel(nn.Module):
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
         logits = self.sequence_head(pooled)
-        token_logits = self.token_head(self.dropout(artifact_features(encoded.hidden_states, self.artifact_layers)))
+        features = artifact_features(encoded.hidden_states, self.artifact_layers)
+        token_logits = self.token_head(self.dropout(features))
         sentence_logits = None
         if sentence_ids is not None and sentence_ids.shape[1] > 0:
             # sentence_ids: [batch, seq] index of each token's sentence within the window, -1 = none
@@ -86,13 +87,13 @@ class TelltaleModel(nn.Module):
                     token_logits.reshape(-1, 2), token_labels.reshape(-1),
                     weight=self.artifact_class_weight, ignore_index=IGNORE)
         return {"loss": loss, "logits": logits, "sentence_logits": sentence_logits, "token_logits": token_logits,
-                "hidden_states": encoded.hidden_states}
+                "artifact": self.artifact_probability(features, token_logits), "hidden_states": encoded.hidden_states}
 
-    def artifact_probability(self, hidden_states) -> torch.Tensor:
-        """Each token's probability of being an artifact: the more certain of the two heads (each
-        one's softmax, as the word-mt head's bias is set for them to share a threshold)."""
-        features = artifact_features(hidden_states, self.artifact_layers)
-        margin = artifact_margin(self.token_head(features))
+    def artifact_probability(self, features, token_logits) -> torch.Tensor:
+        """Each token's probability of being an artifact, from its features and the token head's
+        logits on them (the caller has them: not computed twice): the more certain of the two heads
+        (each one's softmax, as the word-mt head's bias is set for them to share a threshold)."""
+        margin = artifact_margin(token_logits)
         if self.word_mt_head is not None:
             margin = torch.maximum(margin, artifact_margin(self.word_mt_head(features)))
         return torch.sigmoid(margin)
@@ -195,7 +196,7 @@ class TorchNetwork:
         logits = out["logits"].float().cpu().numpy()
         sent = out["sentence_logits"]
         sent = sent.float().cpu().numpy() if sent is not None else None
-        artifact = self.model.artifact_probability(out["hidden_states"]).float().cpu().numpy()
+        artifact = out["artifact"].float().cpu().numpy()
         return [(logits[r], sent[r] if sent is not None else None, artifact[r]) for r in range(len(windows))]
 
 

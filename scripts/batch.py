@@ -260,8 +260,7 @@ def main(argv=None) -> int:
     add_record_options(p, "checkpoint directory, or \"fast\" for the distilled student (default: the shipped model)",
                        "torch (default: about 1.1-1.4x the documents/s of onnx on this project's CPU), int8 "
                        "(torch with int8 weights: about 1.15-1.2x torch, probabilities within about 0.01 on average; "
-                       "CPU only) "
-                       "or onnx (a third of the memory, no torch import; docs/benchmarks.md)")
+                       "CPU only) or onnx (a third of the memory, no torch import; docs/benchmarks.md)")
     args = p.parse_args(argv)
 
     def fail(message: str, status: int = 2) -> int:

@@ -7,7 +7,8 @@ the project (its own code and model, e.g. `git worktree add ../telltale-before H
 the same way in the same run, so that they are compared on one machine under one load; `--model`
 is another checkpoint (the distilled student), measured in this checkout beside the shipped one
 (and in the baseline, when its checkout has the same path). Every measurement runs in a fresh
-process, in the checkout's own folder, through the public API only (`Predictor.load()`, `predict`), so any two versions compare.
+process, in the checkout's own folder, through the public API only (`Predictor.load()`,
+`predict`), so any two versions compare.
 Documents are ~500 words, assembled from the project's own example text; batch size is documents
 per `predict` call, with sentence labels and artifacts on, as `classify` prints them.
 """

@@ -245,25 +245,27 @@ def run_yardstick(ckpt: str | Path, cfg: TrainConfig, fit: bool, per_cell: int =
     validation, more_human = per_cell_sample(splits["validation"], per_cell, cfg.seed)
     sets = {"ood": list(splits["ood"]), "validation": validation}
     runs = {name: cache.get(predictor, name, rows) for name, rows in sets.items()}
-    if fit and backend == "int8":
+    if fit:
         human_runs = cache.get(predictor, "validation, human-written", more_human)
-        threshold = fit_artifact_threshold(runs["validation"] + human_runs, sets["validation"] + more_human)
-        predictor.calibration = predictor.calibration.replace(artifact_threshold=threshold,
-                                                              int8_artifact_threshold=threshold)
-        checkpoint.write_calibration(ckpt, checkpoint.calibration(ckpt).replace(int8_artifact_threshold=threshold), {
-            "stage": "calibration", "by": "training.yardstick --fit --backend int8", "chose": "int8_artifact_threshold"})
-    elif fit:
-        human_runs = cache.get(predictor, "validation, human-written", more_human)
-        predictor.calibration = fit_calibration(predictor, runs["validation"] + human_runs + runs["ood"],
-                                                sets["validation"] + more_human + sets["ood"], log)
-        # below this length the output warns: the shortest cut of validation text read nearly as
-        # well as whole documents
-        predictor.calibration = predictor.calibration.replace(
-            min_words=choose_min_words(accuracy_by_length(predictor, sets["validation"], 100, cfg.seed)),
-            artifact_threshold=fit_artifact_threshold(runs["validation"] + human_runs, sets["validation"] + more_human))
-        checkpoint.write_calibration(ckpt, predictor.calibration, {
-            "stage": "calibration", "by": "training.yardstick --fit", "fitted_on": {
-                "validation": f"at most {per_cell} documents per cell", "ood": list(cfg.ood_sources)}})
+        artifact_threshold = fit_artifact_threshold(runs["validation"] + human_runs, sets["validation"] + more_human)
+        if backend == "int8":
+            predictor.calibration = predictor.calibration.replace(artifact_threshold=artifact_threshold,
+                                                                  int8_artifact_threshold=artifact_threshold)
+            checkpoint.write_calibration(
+                ckpt, checkpoint.calibration(ckpt).replace(int8_artifact_threshold=artifact_threshold),
+                {"stage": "calibration", "by": "training.yardstick --fit --backend int8",
+                 "chose": "int8_artifact_threshold"})
+        else:
+            predictor.calibration = fit_calibration(predictor, runs["validation"] + human_runs + runs["ood"],
+                                                    sets["validation"] + more_human + sets["ood"], log)
+            # below this length the output warns: the shortest cut of validation text read nearly as
+            # well as whole documents
+            predictor.calibration = predictor.calibration.replace(
+                min_words=choose_min_words(accuracy_by_length(predictor, sets["validation"], 100, cfg.seed)),
+                artifact_threshold=artifact_threshold)
+            checkpoint.write_calibration(ckpt, predictor.calibration, {
+                "stage": "calibration", "by": "training.yardstick --fit", "fitted_on": {
+                    "validation": f"at most {per_cell} documents per cell", "ood": list(cfg.ood_sources)}})
     sets["test"] = per_cell_sample(splits["test"], per_cell, cfg.seed)[0]
     runs["test"] = cache.get(predictor, "test", sets["test"])
     calibration = predictor.calibration
