@@ -24,7 +24,7 @@ class Calibration:
     original_bar: float = 0.0  # likewise "original": it cannot mislabel human text, so it has a bar of its own
     min_words: int = 0  # shorter texts get the too-short warning
     artifact_threshold: float = 0.5  # a token with at least this artifact score is flagged
-    # the same, for the scores of the int8 backend (model/network.py quantize_int8), which run
+    # the same, for the scores of the int8 backend (model/fast.py quantize_int8), which run
     # lower; 0 = not chosen, and the int8 backend uses artifact_threshold (fewer words flagged)
     int8_artifact_threshold: float = 0.0
 

@@ -34,9 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="checkpoint directory, or \"fast\": a distilled 4-layer student, about 3x the "
                    "documents/s for 4-5 points of recall (default: the shipped model)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
-    p.add_argument("--batch-size", type=positive_int, default=16, help="windows per forward pass")
+    p.add_argument("--batch-size", type=positive_int, default=None,
+                   help="windows per forward pass (default: 8 with ONNX Runtime, 16 with torch)")
     p.add_argument("--backend", choices=("onnx", "torch", "int8"), default=None,
-                   help="onnx (the default on a CPU; built once from the model and cached), torch, or int8 (torch "
+                   help="onnx (the default on a CPU; built once from the model and cached), torch, or int8 (onnx "
                         "with int8 weights: faster, outputs a little different; CPU only)")
     return p
 

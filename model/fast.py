@@ -2,26 +2,29 @@
 
 The graph is the encoder after its word embeddings, and the token head (one more graph with the
 no-punctuation adapter, when the checkpoint has one); it gives the last hidden states and each
-token's artifact probability. The word embeddings (250k x 384, the base's, frozen) are a
-memory-mapped array: a document pages in only the rows of its own pieces, so they cost next to no
-memory. The sequence head, a matrix product, runs here in numpy on the pooled states. Outputs are
-the torch network's, to float rounding; neither torch nor transformers is imported to run it,
-which is most of a cold start. What it buys is start-up and memory (`classify`: about 1.2 s and
-370 MB instead of 8-10 s and 1 GB); torch runs the encoder itself 10-30% faster on this project's
-CPU, so `telltale-batch` keeps torch. Weights stay fp32: int8
-(onnxruntime's `quantize_dynamic`) moved document logits by up to 1.7 on this model, for no
-clear speed on a CPU without VNNI (docs/benchmarks.md); int8 runs through torch instead, as the
-opt-in `int8` backend (model/network.py, `quantize_int8`).
+token's artifact probability. ONNX Runtime's transformer optimizer fuses its attention, layer
+norms and GELUs (`fuse`: the same outputs, about 1.5x the speed). The word embeddings (250k x
+384, the base's, frozen) are a memory-mapped array: a document pages in only the rows of its own
+pieces, so they cost next to no memory. The sequence head, a matrix product, runs here in numpy
+on the pooled states. Outputs are the torch network's, to float rounding; neither torch nor
+transformers is imported to run it, which is most of a cold start.
 
-The ONNX files are built from the checkpoint on first use (about a minute, with torch) and cached
-outside the repo under ~/.cache/telltale/onnx (TELLTALE_CACHE), keyed by the checkpoint's files,
-as the base encoder's conversion is (model/base.py).
+Each graph also comes in int8 (`quantize_int8`, the `int8` backend): ONNX Runtime's dynamic
+quantization of INT8_LAYERS, 1.4-1.6x faster again on a CPU with int8 instructions, at the
+memory and start-up of fp32 ONNX; its outputs move a little, so a checkpoint's calibration keeps
+an artifact threshold for it.
+
+The ONNX files are built from the checkpoint on first use (seconds to a minute, with torch) and
+cached outside the repo under ~/.cache/telltale/onnx (TELLTALE_CACHE), keyed by the checkpoint's
+files, as the base encoder's conversion is (model/base.py).
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import re
 import shutil
 import sys
 import warnings
@@ -35,7 +38,14 @@ from model.text import batch_arrays
 
 PLAIN, ADAPTED = "network.onnx", "network-no-punctuation.onnx"
 HEADS, EMBEDDINGS = "heads.npz", "word_embeddings.npy"
-FORMAT = 3  # bump when the export changes: older caches are rebuilt
+FORMAT = 4  # bump when the export changes: older caches are rebuilt
+
+# What the int8 graphs quantize, and how; the yardstick's run cache is keyed by it. The
+# feed-forward output projection stays fp32: its inputs (after GELU) have outliers that one scale
+# per tensor cannot hold, and quantized it moved document logits 6x and artifact scores 3x as much
+# as all the other layers together, for 5% of the speed (with torch's int8; docs/experiments). Weights are 7-bit:
+# without VNNI (AVX2 only) the 8-bit product of ONNX Runtime's kernel can saturate.
+INT8_LAYERS = "onnxruntime: attention and every linear layer but the feed-forward output; weights 7-bit, per output channel"
 
 
 def cache_path(ckpt_dir: str | Path) -> Path:
@@ -57,6 +67,9 @@ def export(ckpt_dir: str | Path, out_dir: str | Path) -> Path:
     from model.network import adapter_on, artifact_features, load
 
     model = load(ckpt_dir, "cpu")
+    # ONNX Runtime's optimizer fuses attention from the eager graph only: the sdpa export builds
+    # its mask with ops the fusion does not recognise
+    model.encoder.set_attn_implementation("eager")
     out = Path(out_dir)
     tmp = out.with_name(f"{out.name}.{os.getpid()}.partial")  # two processes may build at once
     shutil.rmtree(tmp, ignore_errors=True)
@@ -92,6 +105,8 @@ def export(ckpt_dir: str | Path, out_dir: str | Path) -> Path:
                                             "attention_mask": {0: "batch", 1: "tokens"},
                                             "hidden": {0: "batch", 1: "tokens"},
                                             "artifact": {0: "batch", 1: "tokens"}}, opset_version=17)
+        fuse(tmp / name, model.encoder.config)
+        quantize_int8(tmp / name, tmp / int8_name(name))
     heads = {}
     for prefix, adapter in (("", False), ("adapted_", True)):  # the adapter reaches the sequence head
         with adapter_on(model, adapter), torch.inference_mode():
@@ -106,13 +121,49 @@ def export(ckpt_dir: str | Path, out_dir: str | Path) -> Path:
     return out
 
 
+def fuse(graph: Path, config) -> None:
+    """Rewrite `graph` with ONNX Runtime's transformer fusions (attention, skip layer norm, bias
+    GELU): the same outputs to float rounding, about 1.5x the documents/s on a CPU."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    logging.getLogger("onnxruntime.transformers").setLevel(logging.ERROR)  # its progress notes
+    optimize_model(str(graph), model_type="bert", num_heads=config.num_attention_heads,
+                   hidden_size=config.hidden_size).save_model_to_file(str(graph))
+
+
+def int8_name(graph: str) -> str:
+    return graph.replace(".onnx", "-int8.onnx")
+
+
+def quantize_int8(graph: Path, out: Path) -> None:
+    """INT8_LAYERS of the encoder in `graph` with int8 weights, their inputs quantized on the fly."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # the encoder's linear layers, not an adapter's low-rank matrices beside them (".../default/MatMul")
+    linear = re.compile(r"/encoder/encoder/layer\.\d+/.*/(query|key|value|dense)(/base_layer)?/MatMul$")
+    feed_forward_output = re.compile(r"layer\.\d+/output/dense/")
+    chosen = [node.name for node in onnx.load(str(graph), load_external_data=False).graph.node
+              if node.op_type == "Attention" or linear.search(node.name) and not feed_forward_output.search(node.name)]
+    logging.disable(logging.WARNING)  # quantize_dynamic's advice to pre-process the graph
+    try:  # DefaultTensorType: the fused ops' output type, which ONNX's shape inference does not know
+        quantize_dynamic(graph, out, per_channel=True, reduce_range=True, weight_type=QuantType.QInt8,
+                         nodes_to_quantize=chosen, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    finally:
+        logging.disable(logging.NOTSET)
+
+
 class OnnxNetwork:
     """Runs windows as `model.network.TorchNetwork` does, through ONNX Runtime."""
 
-    def __init__(self, folder: Path, pad_id: int = 1, threads: int | None = None):
+    # Fewer windows a pass are lighter, and faster here: on 2 cores, 32 windows of 256 tokens
+    # spill the caches (docs/benchmarks.md: 8 against 32, 215-320 MB less, int8 1.2x the documents/s)
+    windows_per_pass = 8
+
+    def __init__(self, folder: Path, pad_id: int = 1, threads: int | None = None, int8: bool = False):
         import onnxruntime as ort
 
-        self.folder, self.pad_id = folder, pad_id
+        self.folder, self.pad_id, self.int8 = folder, pad_id, int8
         self.options = ort.SessionOptions()
         # every core this process may use: left at 0, onnxruntime took one of two here
         self.options.intra_op_num_threads = threads or int(os.environ.get("TELLTALE_THREADS", 0)) or len(os.sched_getaffinity(0))
@@ -121,22 +172,23 @@ class OnnxNetwork:
         self.embeddings = np.load(folder / EMBEDDINGS, mmap_mode="r")
 
     @classmethod
-    def load(cls, ckpt_dir: str | Path, pad_id: int = 1) -> "OnnxNetwork":
+    def load(cls, ckpt_dir: str | Path, pad_id: int = 1, int8: bool = False) -> "OnnxNetwork":
         folder = cache_path(ckpt_dir)
         if not (folder / PLAIN).exists():
             print(f"telltale: building the ONNX model of {ckpt_dir} (once; it is cached in {folder.parent})",
                   file=sys.stderr)
             export(ckpt_dir, folder)
-        return cls(folder, pad_id)
+        return cls(folder, pad_id, int8=int8)
 
     def _session(self, adapter: bool):
-        name = ADAPTED if adapter and (self.folder / ADAPTED).exists() else PLAIN
+        adapted = adapter and (self.folder / ADAPTED).exists()
+        name = (int8_name if self.int8 else str)(ADAPTED if adapted else PLAIN)
         if name not in self.sessions:  # the adapted graph only once text without punctuation comes
             import onnxruntime as ort
 
             self.sessions[name] = ort.InferenceSession(str(self.folder / name), self.options,
                                                        providers=["CPUExecutionProvider"])
-        return self.sessions[name], name == ADAPTED
+        return self.sessions[name], adapted
 
     def forward(self, windows, adapter: bool = False) -> list[tuple]:
         ids, mask, sentence_ids = batch_arrays(windows, self.pad_id)

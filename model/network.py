@@ -15,7 +15,6 @@ where is model/checkpoint.py's business.
 """
 from __future__ import annotations
 
-import re
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -180,13 +179,14 @@ class TorchNetwork:
     """A checkpoint's network run by torch, as `Predictor` runs a network (model/fast.py has the
     other): windows in, per window (document logits, sentence logits, artifact probabilities) out."""
 
+    windows_per_pass = 16
+
     def __init__(self, model: TelltaleModel, pad_id: int, device="cpu"):
         self.model, self.pad_id, self.device = model, pad_id, device
 
     @classmethod
-    def load(cls, ckpt_dir: str | Path, device: str = "cpu", pad_id: int = 1, int8: bool = False) -> "TorchNetwork":
-        model = load(ckpt_dir, device)
-        return cls(quantize_int8(model) if int8 else model, pad_id, device)
+    def load(cls, ckpt_dir: str | Path, device: str = "cpu", pad_id: int = 1) -> "TorchNetwork":
+        return cls(load(ckpt_dir, device), pad_id, device)
 
     @torch.inference_mode()
     def forward(self, windows, adapter: bool = False) -> list[tuple]:
@@ -198,32 +198,6 @@ class TorchNetwork:
         sent = sent.float().cpu().numpy() if sent is not None else None
         artifact = out["artifact"].float().cpu().numpy()
         return [(logits[r], sent[r] if sent is not None else None, artifact[r]) for r in range(len(windows))]
-
-
-# Which linear layers of the encoder the int8 backend quantizes, and how; the yardstick's run
-# cache is keyed by it. The feed-forward output projection stays fp32: its inputs (after GELU)
-# have outliers that one scale per tensor cannot hold, and quantized it moved document logits
-# 6x and artifact scores 3x as much as all the other layers together, for 5% of the speed.
-INT8_LAYERS = "every linear layer but the feed-forward output; weights per output channel"
-
-
-def quantize_int8(model: TelltaleModel) -> TelltaleModel:
-    """INT8_LAYERS of the encoder with int8 weights, their inputs quantized on the fly (torch's
-    dynamic quantization, fbgemm; CPU only), in place: about 1.15-1.2x the documents/s of fp32
-    on this project's CPU (docs/benchmarks.md). Outputs move a little, so a checkpoint's
-    calibration keeps an artifact threshold for them. torch.ao warns that it is deprecated; the
-    project pins torch (2.13.0), which has it, and the warning means nothing to a user."""
-    import warnings
-
-    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
-    feed_forward_output = re.compile(r"layer\.\d+\.output\.dense")  # with or without an adapter around it
-    chosen = {name: per_channel_dynamic_qconfig for name, layer in model.encoder.named_modules()
-              if isinstance(layer, nn.Linear) and "lora_" not in name and not feed_forward_output.search(name)}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model.encoder = quantize_dynamic(model.encoder, chosen, dtype=torch.qint8)
-    return model
 
 
 def load_weights(model: TelltaleModel, ckpt_dir: str | Path) -> TelltaleModel:

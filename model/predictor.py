@@ -171,12 +171,11 @@ class Predictor:
     def load(cls, path: str | Path | None = None, device: str | None = None, backend: str | None = None) -> "Predictor":
         """Load a checkpoint directory, or a shipped one by name ("fast"; default: the shipped model).
 
-        backend: "onnx" (ONNX Runtime, the default on a CPU: a fast start and a third of the
-        memory; built once from the checkpoint and cached, model/fast.py), "torch" (the default
-        on a GPU; on this project's CPU about 1.1-1.4x the documents/s of onnx; the same outputs
-        to float rounding) or "int8" (torch with int8 encoder weights, CPU only: about 1.15-1.2x
-        torch's documents/s; probabilities move by about 0.01 on average, and its artifact
-        threshold is its own)."""
+        backend: "onnx" (ONNX Runtime, the default on a CPU: a fast start and a third of
+        torch's memory; built once from the checkpoint and cached, model/fast.py), "torch" (the
+        default on a GPU; the same outputs to float rounding) or "int8" (ONNX Runtime with int8
+        encoder weights, CPU only: 1.4-1.6x onnx on a CPU with int8 instructions; probabilities move by
+        about 0.002 on average, and its artifact threshold is its own)."""
         path = model_path(path)
         device = resolve_device(device)
         backend = backend or ("onnx" if device == "cpu" else "torch")
@@ -187,14 +186,14 @@ class Predictor:
         settings = checkpoint.read_settings(path)
         tokenizer = checkpoint.load_tokenizer(path)
         calibration = Calibration.from_dict(settings["calibration"])
-        if backend == "onnx":
-            from model.fast import OnnxNetwork
-
-            network = OnnxNetwork.load(path, tokenizer.pad_token_id)
-        else:
+        if backend == "torch":
             from model.network import TorchNetwork
 
-            network = TorchNetwork.load(path, device, tokenizer.pad_token_id, int8=backend == "int8")
+            network = TorchNetwork.load(path, device, tokenizer.pad_token_id)
+        else:
+            from model.fast import OnnxNetwork
+
+            network = OnnxNetwork.load(path, tokenizer.pad_token_id, int8=backend == "int8")
             if backend == "int8" and calibration.int8_artifact_threshold:
                 calibration = calibration.replace(artifact_threshold=calibration.int8_artifact_threshold)
         return cls(network, tokenizer, settings, CharNgrams.load(path), calibration)
@@ -202,13 +201,14 @@ class Predictor:
     def predict_one(self, text: str, **kwargs) -> Prediction:
         return self.predict([text], **kwargs)[0]
 
-    def predict(self, texts, batch_size: int = 16, sentences: bool = True, artifacts: bool = True,
+    def predict(self, texts, batch_size: int | None = None, sentences: bool = True, artifacts: bool = True,
                 threshold: float | None = None) -> list[Prediction]:
         """Predict every text; long texts are covered by successive windows, not truncated.
 
         Args:
             texts: a sequence of strings (one text is `[text]`).
-            batch_size: windows per forward pass.
+            batch_size: windows per forward pass (default: the backend's, 8 for ONNX Runtime,
+                16 for torch).
             sentences / artifacts: whether to fill `Prediction.sentences` / `.artifacts`.
             threshold: one bar for every label instead of the calibration's two (machine labels,
                 "original") under which the verdict is "uncertain".
@@ -219,7 +219,7 @@ class Predictor:
         for i, text in enumerate(texts):
             if not isinstance(text, str):
                 raise TypeError(f"texts[{i}] is {type(text).__name__}, not str")
-        if not isinstance(batch_size, int) or batch_size < 1:
+        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
             raise ValueError(f"batch_size must be a whole number of at least 1, not {batch_size!r}")
         out = []
         for i in range(0, len(texts), DOCS_PER_RUN):  # bounded memory, however many texts
@@ -227,8 +227,9 @@ class Predictor:
                     for run in self.run(texts[i : i + DOCS_PER_RUN], batch_size)]
         return out
 
-    def run(self, texts, batch_size: int = 16) -> list["DocumentRun"]:
+    def run(self, texts, batch_size: int | None = None) -> list["DocumentRun"]:
         """The model's raw outputs for each text, before calibration and assembly."""
+        batch_size = batch_size or self.network.windows_per_pass
         docs = []
         for text in texts:
             norm = normalize(text)

@@ -245,7 +245,8 @@ def add_record_options(p: argparse.ArgumentParser, model_help: str, backend_help
     p.add_argument("--id-field", default="id")
     p.add_argument("--model", default=None, help=model_help)
     p.add_argument("--backend", choices=("onnx", "torch", "int8"), default="torch", help=backend_help)
-    p.add_argument("--batch-size", type=positive_int, default=16, help="windows per forward pass")
+    p.add_argument("--batch-size", type=positive_int, default=None,
+                   help="windows per forward pass (default: 8 with ONNX Runtime, 16 with torch)")
     p.add_argument("--max-bytes", type=positive_int, default=DEFAULT_MAX_BYTES)
 
 
@@ -258,9 +259,10 @@ def main(argv=None) -> int:
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
     p.add_argument("--chunk", type=positive_int, default=64, help="documents per prediction call")
     add_record_options(p, "checkpoint directory, or \"fast\" for the distilled student (default: the shipped model)",
-                       "torch (default: about 1.1-1.4x the documents/s of onnx on this project's CPU), int8 "
-                       "(torch with int8 weights: about 1.15-1.2x torch, probabilities within about 0.01 on average; "
-                       "CPU only) or onnx (a third of the memory, no torch import; docs/benchmarks.md)")
+                       "torch (default: about 1.1x the documents/s of onnx on this project's CPU), int8 "
+                       "(onnx with int8 weights: 1.4-1.6x onnx on a CPU with int8 instructions, probabilities within "
+                       "about 0.002 on average; CPU only) or onnx (a quarter of the memory, no torch import; "
+                       "docs/benchmarks.md)")
     args = p.parse_args(argv)
 
     def fail(message: str, status: int = 2) -> int:

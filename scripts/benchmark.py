@@ -10,7 +10,8 @@ is another checkpoint (the distilled student), measured in this checkout beside 
 process, in the checkout's own folder, through the public API only (`Predictor.load()`,
 `predict`), so any two versions compare.
 Documents are ~500 words, assembled from the project's own example text; batch size is documents
-per `predict` call, with sentence labels and artifacts on, as `classify` prints them.
+per `predict` call, with sentence labels and artifacts on, as `classify` prints them, and the
+windows per forward pass each checkout's default for its backend (64 on a GPU).
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from model import Predictor
 from model.text import split_sentences
 n, batch_sizes = int(sys.argv[1]), [int(b) for b in sys.argv[2].split(",")]
 options = {k: v for k, v in zip(("device", "backend", "path"), sys.argv[3:6]) if v}  # an older checkout takes none
+per_pass = {"batch_size": int(sys.argv[6])} if len(sys.argv) > 6 and sys.argv[6] else {}  # else the checkout's default
 text = open("examples/harbour-vote.txt", encoding="utf-8").read()
 sentences = [text[s:e] for s, e in split_sentences(text)]
 rng, docs = random.Random(0), []
@@ -44,20 +46,22 @@ for _ in range(n):
         picked.append(rng.choice(sentences))
     docs.append(" ".join(picked))
 predictor = Predictor.load(**options)
-predictor.predict(docs[:2], batch_size=32)  # warm-up
+predictor.predict(docs[:2], **per_pass)  # warm-up
 out = []
 for bs in batch_sizes:
     start, n_sentences = time.perf_counter(), 0
     for i in range(0, len(docs), bs):
-        n_sentences += sum(len(p.sentences) for p in predictor.predict(docs[i : i + bs], batch_size=32))
+        n_sentences += sum(len(p.sentences) for p in predictor.predict(docs[i : i + bs], **per_pass))
     seconds = time.perf_counter() - start
     out.append({"batch_size": bs, "docs_per_s": len(docs) / seconds, "sentences_per_s": n_sentences / seconds})
 print(json.dumps({"throughput": out, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
 
-def measure(checkout: Path, docs: int, batch_sizes: str, device: str = "", backend: str = "", model: str = "") -> dict:
-    done = subprocess.run([sys.executable, "-c", WORKER, str(docs), batch_sizes, device, backend, model], cwd=checkout,
+def measure(checkout: Path, docs: int, batch_sizes: str, device: str = "", backend: str = "", model: str = "",
+            windows_per_pass: int | None = None) -> dict:
+    done = subprocess.run([sys.executable, "-c", WORKER, str(docs), batch_sizes, device, backend, model,
+                           str(windows_per_pass or "")], cwd=checkout,
                           capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(checkout)})
     if done.returncode:
         raise SystemExit(f"benchmark worker failed in {checkout}:\n{done.stderr[-2000:]}")
@@ -123,7 +127,7 @@ def main(argv=None) -> None:
                          "cold_start": cold_start(checkout, backend, model),
                          **measure(checkout, args.docs, "1,8,32", "", backend, model)}
     if args.gpu:
-        results["gpu"] = measure(ROOT, max(args.docs, 512), "256", "cuda", "torch")
+        results["gpu"] = measure(ROOT, max(args.docs, 512), "256", "cuda", "torch", windows_per_pass=64)
 
     names = [name for name, *_ in runs]
     lines = ["# Benchmarks", "", f"Machine: {results['machine']}. Command: `python scripts/benchmark.py --docs {args.docs}"

@@ -113,7 +113,7 @@ def probabilities(predictor: Predictor, runs, calibration: Calibration | None = 
 
 
 def evaluate_checkpoint(ckpt: str | Path, cfg: TrainConfig, max_docs: int = 0, perturbed_docs: int = 600,
-                        batch_size: int = 16) -> dict:
+                        batch_size: int | None = None) -> dict:
     ckpt = Path(ckpt)
     started = time.time()
     splits = load_splits(cfg)

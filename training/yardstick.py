@@ -34,7 +34,7 @@ from model.base import cache_dir
 from model.artifacts import word_scores
 from model.calibration import Calibration
 from model.labels import LABEL2ID, LABELS, ORIGINAL
-from model.network import INT8_LAYERS
+from model.fast import INT8_LAYERS
 from model.predictor import Predictor
 from model.text import window_starts
 from training.config import TrainConfig, command_parser
@@ -71,7 +71,7 @@ def raw_runs(predictor: Predictor, texts: list[str], desc: str, chunk: int = 64)
     """The model's raw outputs for each text (calibration is applied afterwards, for free)."""
     runs = []
     for i in tqdm(range(0, len(texts), chunk), desc=desc, unit="chunk"):
-        runs += predictor.run(texts[i : i + chunk], batch_size=32)
+        runs += predictor.run(texts[i : i + chunk])
     return runs
 
 
@@ -254,7 +254,7 @@ def run_yardstick(ckpt: str | Path, cfg: TrainConfig, fit: bool, per_cell: int =
             checkpoint.write_calibration(
                 ckpt, checkpoint.calibration(ckpt).replace(int8_artifact_threshold=artifact_threshold),
                 {"stage": "calibration", "by": "training.yardstick --fit --backend int8",
-                 "chose": "int8_artifact_threshold"})
+                 "chose": "int8_artifact_threshold", "int8": INT8_LAYERS})
         else:
             predictor.calibration = fit_calibration(predictor, runs["validation"] + human_runs + runs["ood"],
                                                     sets["validation"] + more_human + sets["ood"], log)
