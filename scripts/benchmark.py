@@ -1,12 +1,12 @@
 """Measure a telltale checkout: throughput, cold start of `classify`, peak memory; beside another.
 
-    python scripts/benchmark.py [--docs 32] [--baseline ../telltale-before] [--model model/fast] [--out docs/benchmarks.md]
+    python scripts/benchmark.py [--docs 32] [--baseline ../telltale-before] [--model model/weights-fast ...] [--out docs/benchmarks.md]
 
 This checkout is measured with each backend (onnx, torch, int8); `--baseline` is another checkout of
 the project (its own code and model, e.g. `git worktree add ../telltale-before HEAD~1`), measured
 the same way in the same run, so that they are compared on one machine under one load; `--model`
-is another checkpoint (the distilled student), measured in this checkout beside the shipped one
-(and in the baseline, when its checkout has the same path). Every measurement runs in a fresh
+(repeatable) is another checkpoint (a distilled student), measured in this checkout beside the
+shipped one (and in the baseline, when its checkout has the same path). Every measurement runs in a fresh
 process, in the checkout's own folder, through the public API only (`Predictor.load()`,
 `predict`), so any two versions compare.
 Documents are ~500 words, assembled from the project's own example text; batch size is documents
@@ -106,21 +106,22 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=32)
     parser.add_argument("--baseline", type=Path, default=None, help="another checkout, measured beside this one")
-    parser.add_argument("--model", type=Path, default=None, help="another checkpoint, measured in this checkout too")
+    parser.add_argument("--model", type=Path, action="append", default=[],
+                        help="another checkpoint, measured in this checkout too (repeatable)")
     parser.add_argument("--gpu", action="store_true", help="also batch 256 on CUDA (this checkout)")
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     args = parser.parse_args(argv)
     # (column, checkout, backend, checkpoint): this checkout with each backend, with the other
     # checkpoint, then the baseline as it runs
     runs = [(f"this, {backend}", ROOT, backend, "") for backend in BACKENDS]
-    if args.model:
-        model = str(args.model.resolve())
-        runs += [(f"{args.model.name}, {backend}", ROOT, backend, model) for backend in BACKENDS]
+    for model in args.model:
+        runs += [(f"{model.name}, {backend}", ROOT, backend, str(model.resolve())) for backend in BACKENDS]
     if args.baseline:
         runs.append(("baseline", args.baseline.resolve(), "", ""))
-        if args.model:  # the same checkpoint path in the baseline's checkout: its own copy of it
-            theirs = args.baseline.resolve() / args.model.resolve().relative_to(ROOT)
-            runs.append((f"baseline, {args.model.name}", args.baseline.resolve(), "", str(theirs)))
+        for model in args.model:  # the same checkpoint path in the baseline's checkout: its own copy of it
+            theirs = args.baseline.resolve() / model.resolve().relative_to(ROOT)
+            if theirs.exists():
+                runs.append((f"baseline, {model.name}", args.baseline.resolve(), "", str(theirs)))
     results = {"machine": machine(), "documents": args.docs, "words_per_doc": 500}
     for name, checkout, backend, model in runs:
         results[name] = {"commit": label(checkout), "model_mb": model_mb(Path(model or checkout / "model" / "weights")),
@@ -131,7 +132,7 @@ def main(argv=None) -> None:
 
     names = [name for name, *_ in runs]
     lines = ["# Benchmarks", "", f"Machine: {results['machine']}. Command: `python scripts/benchmark.py --docs {args.docs}"
-             + (f" --model {args.model}" if args.model else "") + (" --baseline CHECKOUT`" if args.baseline else "`") + f" ({args.docs} documents of ~500 words, sentence "
+             + "".join(f" --model {model}" for model in args.model) + (" --baseline CHECKOUT`" if args.baseline else "`") + f" ({args.docs} documents of ~500 words, sentence "
              "labels and artifacts on; every figure from one run, each in a fresh process).", "",
              "| measure | " + " | ".join(f"{n} ({results[n]['commit']})" for n in names) + " |",
              "|---|" + "---|" * len(names)]
