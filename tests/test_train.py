@@ -228,3 +228,23 @@ def test_an_average_of_two_networks_lies_between_them_and_refuses_other_networks
     write_weights(other, dict(list(first.items())[:-1]), {})
     with pytest.raises(SystemExit, match="not the same network"):
         main([str(tiny), str(other), "--out", str(tmp_path / "never")])
+
+
+def test_the_yardstick_fit_bars_chooses_only_the_two_bars(tiny, tmp_path, monkeypatch):
+    import shutil
+
+    from model.checkpoint import calibration
+    from training import yardstick
+
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny, copy)
+    monkeypatch.setenv("TELLTALE_CACHE", str(tmp_path / "cache"))
+    before = calibration(copy).replace(machine_bar=0.99, original_bar=0.99)  # bars no fit would choose
+    yardstick.checkpoint.write_calibration(copy, before, {"stage": "test"})
+    report = yardstick.main([str(copy), "--config", "configs/tiny.yaml", "--set", f"corpus={CORPUS}", "--per-cell", "2",
+                             "--fit-bars", "--out", str(tmp_path)])
+    after = calibration(copy)
+    assert (after.machine_bar, after.original_bar) != (0.99, 0.99)
+    assert after.replace(machine_bar=0.99, original_bar=0.99) == before
+    assert report["calibration"] == after.to_dict() and report["fitted"] == "bars"
+    assert "its band's two bars fitted" in (tmp_path / "yardstick.md").read_text()

@@ -125,6 +125,7 @@ def yardstick_markdown(r: dict) -> str:
     pct = lambda x: "n/a" if x is None else f"{100 * x:.1f}%"
     c = r["calibration"]
     source = ("as shipped, its int8 artifact threshold fitted on validation" if r["fitted"] and r.get("backend") == "int8"
+              else "as shipped, its band's two bars fitted on validation + ood" if r["fitted"] == "bars"
               else "fitted on validation + ood" if r["fitted"] else
               f"borrowed from `{r['calibration_from']}`" if r.get("calibration_from") else "as shipped")
     backend = f" (the {r['backend']} backend)" if r.get("backend", "onnx") not in ("onnx", "torch") else ""

@@ -141,11 +141,18 @@ def fit_calibration(predictor: Predictor, runs, rows: list[dict], log) -> Calibr
     chosen = best[1]
     log(f"calibration: {chosen} (furthest over an English-original budget by {-best[0][0]:.3f}; "
         f"label-balanced recall {best[0][1]:.3f})")
-    p = probabilities(predictor, runs, chosen)
+    return fit_bars(predictor, chosen, runs, rows)
+
+
+def fit_bars(predictor: Predictor, calibration: Calibration, runs, rows: list[dict]) -> Calibration:
+    """`calibration` with the two bars of the `uncertain` band chosen to their budgets: human-written
+    documents given a definite machine label, machine-made ones given a definite `original`."""
+    gold = np.array([LABEL2ID[r["label"]] for r in rows])
+    p = probabilities(predictor, runs, calibration)
     pred = p.argmax(1)
     human, machine = gold == ORIGINAL, gold != ORIGINAL
-    return chosen.replace(machine_bar=smallest_bar(p[human], pred[human] != ORIGINAL, BAND_HUMAN_BUDGET),
-                          original_bar=smallest_bar(p[machine], pred[machine] == ORIGINAL, BAND_MACHINE_BUDGET))
+    return calibration.replace(machine_bar=smallest_bar(p[human], pred[human] != ORIGINAL, BAND_HUMAN_BUDGET),
+                               original_bar=smallest_bar(p[machine], pred[machine] == ORIGINAL, BAND_MACHINE_BUDGET))
 
 
 def fit_artifact_threshold(runs, rows: list[dict], budget: float = ARTIFACT_BUDGET) -> float:
@@ -231,11 +238,12 @@ def artifact_figures(predictor: Predictor, spans, test_rows: list[dict], test_ru
 # --- the whole yardstick ---------------------------------------------------------------------------
 
 
-def run_yardstick(ckpt: str | Path, cfg: TrainConfig, fit: bool, per_cell: int = 25, mixed_docs: int = 150,
+def run_yardstick(ckpt: str | Path, cfg: TrainConfig, fit: bool | str, per_cell: int = 25, mixed_docs: int = 150,
                   log=print, calibration_from: str | None = None, backend: str | None = None) -> dict:
     """The report for `ckpt`; with `fit`, its calibration is chosen first and written into it. With
     `calibration_from`, the network is scored under that checkpoint's calibration (nothing written).
-    With the int8 `backend`, `fit` chooses only what is the int8 backend's own: its artifact threshold."""
+    With the int8 `backend`, `fit` chooses only what is the int8 backend's own: its artifact threshold;
+    with `fit="bars"`, only the band's two bars (a student keeps the rest of its teacher's calibration)."""
     started = time.time()
     predictor = Predictor.load(ckpt, backend=backend)
     if calibration_from:
@@ -248,7 +256,12 @@ def run_yardstick(ckpt: str | Path, cfg: TrainConfig, fit: bool, per_cell: int =
     if fit:
         human_runs = cache.get(predictor, "validation, human-written", more_human)
         artifact_threshold = fit_artifact_threshold(runs["validation"] + human_runs, sets["validation"] + more_human)
-        if backend == "int8":
+        if fit == "bars":
+            predictor.calibration = fit_bars(predictor, predictor.calibration, runs["validation"] + human_runs + runs["ood"],
+                                             sets["validation"] + more_human + sets["ood"])
+            checkpoint.write_calibration(ckpt, predictor.calibration, {
+                "stage": "calibration", "by": "training.yardstick --fit-bars", "chose": "machine_bar, original_bar"})
+        elif backend == "int8":
             predictor.calibration = predictor.calibration.replace(artifact_threshold=artifact_threshold,
                                                                   int8_artifact_threshold=artifact_threshold)
             checkpoint.write_calibration(
@@ -290,6 +303,8 @@ def run_yardstick(ckpt: str | Path, cfg: TrainConfig, fit: bool, per_cell: int =
 def main(argv=None) -> dict:
     parser = command_parser(__doc__.splitlines()[0])
     parser.add_argument("--fit", action="store_true", help="choose the calibration and write it into the checkpoint")
+    parser.add_argument("--fit-bars", action="store_true",
+                        help="choose only the two bars of the uncertain band (a student's; the rest stays)")
     parser.add_argument("--per-cell", type=int, default=25)
     parser.add_argument("--out", default=None, help="folder for yardstick.json/.md (default: the checkpoint)")
     parser.add_argument("--calibration-from", default=None, metavar="CHECKPOINT",
@@ -298,10 +313,13 @@ def main(argv=None) -> dict:
                         help="what runs the network (model.Predictor.load); with int8, --fit chooses only its "
                              "artifact threshold")
     args = parser.parse_args(argv)
-    if args.fit and args.calibration_from:
+    if (args.fit or args.fit_bars) and args.calibration_from:
         parser.error("--fit chooses a calibration; --calibration-from borrows one: not both")
+    if args.fit_bars and (args.fit or args.backend == "int8"):
+        parser.error("--fit-bars chooses the bars alone: not with --fit or the int8 backend")
     out = Path(args.out or args.checkpoint)
-    report = run_yardstick(args.checkpoint, TrainConfig.from_yaml(args.config, args.overrides), args.fit, args.per_cell,
+    report = run_yardstick(args.checkpoint, TrainConfig.from_yaml(args.config, args.overrides),
+                           "bars" if args.fit_bars else args.fit, args.per_cell,
                            calibration_from=args.calibration_from, backend=args.backend)
     out.mkdir(parents=True, exist_ok=True)
     (out / "yardstick.json").write_text(json.dumps(report, indent=2) + "\n")
