@@ -69,3 +69,14 @@ def test_the_int8_backend_refuses_a_gpu(monkeypatch):
     monkeypatch.setattr(predictor, "resolve_device", lambda name: "cuda")
     with pytest.raises(ValueError, match="the int8 backend runs on the CPU"):
         Predictor.load(backend="int8", device="cuda")
+
+
+def test_the_int8_backend_stays_close_on_text_without_punctuation(predictor):
+    from model import Predictor
+
+    # the 12-layer model's adapted graph in int8: on 60 corpus texts stripped of punctuation its
+    # probabilities moved by 0.003 on average, 0.06 at most (this text: 0.05)
+    text = re.sub(r"[^\w\s]", "", ARTICLE) * 3
+    a, b = Predictor.load(backend="int8").predict_one(text), predictor.predict_one(text)
+    assert "no-punctuation" in a.flags and a.label == b.label
+    assert list(a.probabilities.values()) == pytest.approx(list(b.probabilities.values()), abs=0.1)
