@@ -42,9 +42,9 @@ FORMAT = 4  # bump when the export changes: older caches are rebuilt
 
 # What the int8 graphs quantize, and how; the yardstick's run cache is keyed by it. The
 # feed-forward output projection stays fp32: its inputs (after GELU) have outliers that one scale
-# per tensor cannot hold, and quantized it moved document logits 6x and artifact scores 3x as much
-# as all the other layers together, for 5% of the speed (with torch's int8; docs/experiments). Weights are 7-bit:
-# without VNNI (AVX2 only) the 8-bit product of ONNX Runtime's kernel can saturate.
+# per tensor cannot hold, and quantized (by torch, docs/experiments) it moved document logits 6x
+# and artifact scores 3x as much as all the other layers together, for 5% of the speed. Weights
+# are 7-bit: without VNNI (AVX2 only) the 8-bit product of ONNX Runtime's kernel can saturate.
 INT8_LAYERS = "onnxruntime: attention and every linear layer but the feed-forward output; weights 7-bit, per output channel"
 
 
