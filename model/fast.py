@@ -143,11 +143,12 @@ def quantize_int8(graph: Path, out: Path) -> None:
     # the encoder's linear layers, not an adapter's low-rank matrices beside them (".../default/MatMul")
     linear = re.compile(r"/encoder/encoder/layer\.\d+/.*/(query|key|value|dense)(/base_layer)?/MatMul$")
     feed_forward_output = re.compile(r"layer\.\d+/output/dense/")
-    chosen = [node.name for node in onnx.load(str(graph), load_external_data=False).graph.node
+    model = onnx.load(str(graph))
+    chosen = [node.name for node in model.graph.node
               if node.op_type == "Attention" or linear.search(node.name) and not feed_forward_output.search(node.name)]
     logging.disable(logging.WARNING)  # quantize_dynamic's advice to pre-process the graph
     try:  # DefaultTensorType: the fused ops' output type, which ONNX's shape inference does not know
-        quantize_dynamic(graph, out, per_channel=True, reduce_range=True, weight_type=QuantType.QInt8,
+        quantize_dynamic(model, out, per_channel=True, reduce_range=True, weight_type=QuantType.QInt8,
                          nodes_to_quantize=chosen, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     finally:
         logging.disable(logging.NOTSET)

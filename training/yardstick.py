@@ -255,13 +255,14 @@ def run_yardstick(ckpt: str | Path, cfg: TrainConfig, fit: bool | str, per_cell:
     runs = {name: cache.get(predictor, name, rows) for name, rows in sets.items()}
     if fit:
         human_runs = cache.get(predictor, "validation, human-written", more_human)
-        artifact_threshold = fit_artifact_threshold(runs["validation"] + human_runs, sets["validation"] + more_human)
+        validation_runs, validation_rows = runs["validation"] + human_runs, sets["validation"] + more_human
         if fit == "bars":
-            predictor.calibration = fit_bars(predictor, predictor.calibration, runs["validation"] + human_runs + runs["ood"],
-                                             sets["validation"] + more_human + sets["ood"])
+            predictor.calibration = fit_bars(predictor, predictor.calibration, validation_runs + runs["ood"],
+                                             validation_rows + sets["ood"])
             checkpoint.write_calibration(ckpt, predictor.calibration, {
                 "stage": "calibration", "by": "training.yardstick --fit-bars", "chose": "machine_bar, original_bar"})
         elif backend == "int8":
+            artifact_threshold = fit_artifact_threshold(validation_runs, validation_rows)
             predictor.calibration = predictor.calibration.replace(artifact_threshold=artifact_threshold,
                                                                   int8_artifact_threshold=artifact_threshold)
             checkpoint.write_calibration(
@@ -269,13 +270,13 @@ def run_yardstick(ckpt: str | Path, cfg: TrainConfig, fit: bool | str, per_cell:
                 {"stage": "calibration", "by": "training.yardstick --fit --backend int8",
                  "chose": "int8_artifact_threshold", "int8": INT8_LAYERS})
         else:
-            predictor.calibration = fit_calibration(predictor, runs["validation"] + human_runs + runs["ood"],
-                                                    sets["validation"] + more_human + sets["ood"], log)
+            predictor.calibration = fit_calibration(predictor, validation_runs + runs["ood"],
+                                                    validation_rows + sets["ood"], log)
             # below this length the output warns: the shortest cut of validation text read nearly as
             # well as whole documents
             predictor.calibration = predictor.calibration.replace(
                 min_words=choose_min_words(accuracy_by_length(predictor, sets["validation"], 100, cfg.seed)),
-                artifact_threshold=artifact_threshold)
+                artifact_threshold=fit_artifact_threshold(validation_runs, validation_rows))
             checkpoint.write_calibration(ckpt, predictor.calibration, {
                 "stage": "calibration", "by": "training.yardstick --fit", "fitted_on": {
                     "validation": f"at most {per_cell} documents per cell", "ood": list(cfg.ood_sources)}})
