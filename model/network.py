@@ -24,7 +24,7 @@ from torch.nn import functional as F
 
 from model import checkpoint
 from model.base import base_path
-from model.labels import IGNORE, LABELS
+from model.labels import IGNORE, LABELS, ORIGINAL
 from model.text import batch_arrays
 
 FROZEN_PREFIX = "encoder.embeddings.word_embeddings."
@@ -35,7 +35,7 @@ ADAPTER_TARGETS = ["query", "key", "value", "dense", "sequence_head"]
 
 class TelltaleModel(nn.Module):
     def __init__(self, encoder, artifact_weight: float = 1.0, artifact_pos_weight: float = 5.0,
-                 artifact_head: dict | None = None):
+                 artifact_head: dict | None = None, pair_weight: float = 1.0, pair_margin: float = 1.0):
         super().__init__()
         self.encoder = encoder
         hidden = encoder.config.hidden_size
@@ -51,11 +51,12 @@ class TelltaleModel(nn.Module):
         self.word_mt_head = (token_head(hidden * len(self.artifact_layers), head["word_mt_hidden"])
                              if "word_mt_hidden" in head else None)
         self.artifact_weight = artifact_weight
+        self.pair_weight, self.pair_margin = pair_weight, pair_margin
         self.register_buffer("artifact_class_weight", torch.tensor([1.0, artifact_pos_weight]), persistent=False)
         self.encoder.embeddings.word_embeddings.weight.requires_grad = False
 
     def forward(self, input_ids, attention_mask, sentence_ids=None, labels=None, sentence_labels=None,
-                token_labels=None):
+                token_labels=None, pair_with=None):
         encoded = self.encoder(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
         hidden = self.dropout(encoded.last_hidden_state)
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
@@ -85,6 +86,8 @@ class TelltaleModel(nn.Module):
                 loss = loss + self.artifact_weight * F.cross_entropy(
                     token_logits.reshape(-1, 2), token_labels.reshape(-1),
                     weight=self.artifact_class_weight, ignore_index=IGNORE)
+            if pair_with is not None and (pair_with >= 0).any():
+                loss = loss + self.pair_weight * pair_loss(logits, labels, pair_with, self.pair_margin)
         return {"loss": loss, "logits": logits, "sentence_logits": sentence_logits, "token_logits": token_logits,
                 "artifact": self.artifact_probability(features, token_logits), "hidden_states": encoded.hidden_states}
 
@@ -96,6 +99,19 @@ class TelltaleModel(nn.Module):
         if self.word_mt_head is not None:
             margin = torch.maximum(margin, artifact_margin(self.word_mt_head(features)))
         return torch.sigmoid(margin)
+
+
+def pair_loss(logits, labels, pair_with, margin: float) -> torch.Tensor:
+    """Each machine-made row's margin for its own label over `original` must exceed its human
+    partner's margin for the same label by `margin` (a logistic ranking loss): the two hold the
+    same content, so the difference can only come from how each was written."""
+    rows = (pair_with >= 0).nonzero().squeeze(1)
+    partners, label = pair_with[rows], labels[rows]
+
+    def lead(r):
+        return logits[r, label] - logits[r, ORIGINAL]
+
+    return F.softplus(margin - (lead(rows) - lead(partners))).mean()
 
 
 def artifact_margin(token_logits: torch.Tensor) -> torch.Tensor:

@@ -8,8 +8,8 @@ import pytest
 
 from model.labels import IGNORE, LABEL2ID
 from model.text import split_sentences
-from training.corpus import (build_examples, changed_words, document_examples, labelled_regions, load_docs,
-                             sampling_weights, split_docs)
+from training.corpus import (Collator, build_examples, changed_words, document_examples, labelled_regions,
+                             load_docs, sampling_weights, split_docs)
 from training.perturb import AUGMENTATIONS
 
 ORIGINAL = "The mayor opened the new bridge on Monday. It cost four million dollars. Traffic was light."
@@ -127,6 +127,29 @@ def test_build_examples_is_seeded(tmp_path, tokenizer):
     a = build_examples(docs, tokenizer, cfg, 10, seed=1)
     b = build_examples(docs, tokenizer, cfg, 10, seed=1)
     assert a["input_ids"] == b["input_ids"] and len(a) >= 10
+
+
+def test_pairs_put_a_machine_text_beside_the_human_version_of_the_same_text(tmp_path, tokenizer):
+    docs = load_docs(write_corpus(tmp_path / "c"))
+    cfg = SimpleNamespace(max_length=64, stride=48, mixed=0.0, label_weights={
+        "original": 0.4, "machine-translated": 0.3, "ai-rewritten": 0.3})
+    examples = build_examples(docs, tokenizer, cfg, 4, seed=1, n_pairs=6)
+    pairs = [e for e in examples if e["partner_labels"] != IGNORE]
+    assert len(pairs) >= 6 and all(e["partner_labels"] == LABEL2ID["original"] for e in pairs)
+    assert {e["labels"] for e in pairs} == {LABEL2ID["machine-translated"], LABEL2ID["ai-rewritten"]}
+    def text(ids):  # the converted base's tokenizer decodes pieces with their word marks
+        return tokenizer.decode(ids, skip_special_tokens=True).replace(" ", "").replace("▁", " ").strip()
+
+    texts = {(text(e["input_ids"]), text(e["partner_input_ids"])) for e in pairs}
+    # a round trip's differing sentence beside the sentence it came from; never an unchanged one
+    assert ("The traffic was mild.", "Traffic was light.") in texts
+    assert not any(m == "It cost four million dollars." for m, _ in texts)
+
+    batch = Collator(tokenizer.pad_token_id)(list(examples))
+    paired = batch["pair_with"] >= 0
+    assert paired.sum() == len(pairs) and len(batch["labels"]) == len(examples) + len(pairs)
+    assert (batch["labels"][batch["pair_with"][paired]] == LABEL2ID["original"]).all()
+    assert (batch["labels"][paired] != LABEL2ID["original"]).all()
 
 
 def test_augmented_copy_keeps_artifact_labels_on_their_words(tokenizer):

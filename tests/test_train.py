@@ -188,7 +188,8 @@ def test_a_distilled_student_keeps_fewer_layers_and_loads_in_both_backends(tiny,
     out = main(["--config", "configs/distill.yaml", "--set", f"teacher={tiny}", "--set", "student_layers=[0,6,11]",
                 "--set", f"output_dir={tmp_path / 'student'}", "--set", f"corpus={CORPUS}",
                 *[f"--set={kv}" for kv in ("max_docs=60", "docs_per_epoch=8", "validation_docs=4", "max_steps=2",
-                                          "max_length=64", "stride=48", "batch_size=8", "artifact_windows=8")]])
+                                          "max_length=64", "stride=48", "batch_size=8", "artifact_windows=8",
+                                          "distill_label_weight=0.5")]])
     settings = json.loads((out / "telltale.json").read_text())
     assert settings["encoder_layers"] == 3 and not settings["adapter_rank"] and not (out / ADAPTER_FILE).exists()
     assert settings["artifact_head"]["layers"] == [2]  # the state after teacher layers 0 and 6, below its 9

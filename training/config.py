@@ -52,6 +52,11 @@ class TrainConfig:
     weight_decay: float = 0.01
     artifact_weight: float = 0.5  # weight of the token (artifact) loss beside the label losses
     artifact_pos_weight: float = 5.0  # class weight of the rare "artifact" tokens
+    # machine-made documents per epoch trained beside a human version of the same text, with a
+    # ranking term between the two (training/corpus.py pair_examples, model/network.py pair_loss)
+    pairs_per_epoch: int = 0
+    pair_weight: float = 1.0
+    pair_margin: float = 1.0
     logging_steps: int = 25
     save_steps: int = 200  # a Trainer checkpoint this often, for a killed run to resume from
     max_steps: int = -1  # stop after this many steps (-1 = run all epochs)
@@ -69,6 +74,9 @@ class TrainConfig:
     # a student distilled from `teacher` (a checkpoint) keeping these of its encoder layers (training/distill.py)
     teacher: str = ""
     student_layers: tuple = ()
+    # weight of the corpus's labels (document and sentence cross-entropy) beside the teacher's
+    # distributions: a student fitted to soft targets alone comes out flatter than its teacher
+    distill_label_weight: float = 0.0
 
     evaluate: bool = False  # after training: calibration and the yardstick report (training/yardstick.py)
 

@@ -22,7 +22,7 @@ from model.labels import IGNORE, LABEL2ID, LABELS, ORIGINAL
 from model.text import encode_document, split_sentences
 from training.perturb import AUGMENTATIONS, perturb
 
-DOC_FIELDS = ("id", "group", "label", "kind", "source", "system", "lang", "style", "text", "aligned")
+DOC_FIELDS = ("id", "group", "label", "kind", "source", "system", "lang", "style", "text", "aligned", "segments")
 SPAN_FIELDS = ("id", "group", "source", "system", "text", "spans", "major", "is_reference")
 SPLITS = ("train", "validation", "test", "ood")
 
@@ -289,9 +289,81 @@ def span_examples(spans: Dataset, tokenizer, cfg) -> list[dict]:
     return out
 
 
+# --- pairs: a machine-made text beside the human version of the same text ---------------------
+
+
+def counterparts(docs: Dataset) -> dict[int, list[int]]:
+    """For each machine-made document, the rows of its human counterparts in its group: the human
+    translations of the same WMT source beside an MT output (same segments, index-aligned), the
+    original beside a round trip or a rewrite."""
+    human, translations = defaultdict(list), defaultdict(list)
+    for i, (group, kind) in enumerate(zip(docs["group"], docs["kind"])):
+        if kind == "human":
+            human[group].append(i)
+        elif kind == "human-translation":
+            translations[group].append(i)
+    found = {}
+    for i, (group, kind) in enumerate(zip(docs["group"], docs["kind"])):
+        rows = translations.get(group) if kind == "mt" else human.get(group) if kind in ("mt-roundtrip", "llm-rewrite") else None
+        if rows:
+            found[i] = rows
+    return found
+
+
+def pair_examples(docs: Dataset, tokenizer, cfg, n_pairs: int, rng: random.Random, span_index=None) -> list[dict]:
+    """`n_pairs` machine-made documents, each beside a human counterpart (`counterparts`), as rows
+    whose `partner_*` fields hold the human example: a window of each at the same place and, where
+    the two are aligned sentence by sentence (WMT segments, round trips), one sentence of each
+    that differs. The loss's pair term (model/network.py) ranks the machine one above its partner:
+    the two share their topic and content, so only how they are written can tell them apart.
+    Each kind (MT, round trips, rewrites) makes a third of the pairs; within a kind, documents are
+    drawn as `sampling_weights` draws them."""
+    partners = counterparts(docs)
+    weights = sampling_weights(docs, cfg.label_weights)
+    kinds = docs["kind"]
+    kind_weight = defaultdict(float)
+    for i in partners:
+        kind_weight[kinds[i]] += weights[i]
+    rows = sorted(partners)
+    chosen = rng.choices(rows, weights=[weights[i] / kind_weight[kinds[i]] for i in rows], k=n_pairs)
+    examples = []
+    for i in chosen:
+        machine, human = docs[i], docs[rng.choice(partners[i])]
+        label = LABEL2ID[machine["label"]]
+        artifacts, unchanged, known = labelled_regions(machine, span_index)
+        m_sentences, h_sentences = split_sentences(machine["text"]), split_sentences(human["text"])
+        m_labels = [IGNORE if _overlaps(s, unchanged) and not _overlaps(s, artifacts) else label for s in m_sentences]
+        m_windows = encode_document(tokenizer, machine["text"], m_sentences, cfg.max_length, cfg.stride)
+        h_windows = encode_document(tokenizer, human["text"], h_sentences, cfg.max_length, cfg.stride)
+        at = rng.randrange(min(len(m_windows), len(h_windows)))
+        examples.append(_pair_row(_window_example(m_windows[at], label, m_labels, artifacts, known),
+                                  _window_example(h_windows[at], ORIGINAL, [ORIGINAL] * len(h_sentences), [], True)))
+        if machine["kind"] == "mt":
+            aligned = list(zip(human["segments"] or [], machine["segments"] or []))
+        else:
+            aligned = machine["aligned"] or []
+        aligned = [(h, m) for h, m in aligned if h.strip() and m.strip() and h.strip() != m.strip()]
+        if aligned:
+            h_text, m_text = rng.choice(aligned)
+            m_artifacts = changed_words(h_text, m_text) if machine["kind"] == "mt-roundtrip" else []
+            examples.append(_pair_row(_lone_example(tokenizer, m_text, label, m_artifacts, bool(m_artifacts), cfg),
+                                      _lone_example(tokenizer, h_text, ORIGINAL, [], True, cfg)))
+    return examples
+
+
+def _lone_example(tokenizer, text, label, artifacts, known, cfg) -> dict:
+    window = encode_document(tokenizer, text, [(0, len(text))], cfg.max_length, cfg.stride)[0]
+    return _window_example(window, label, [label], artifacts, known)
+
+
+def _pair_row(machine: dict, human: dict) -> dict:
+    return {**machine, **{"partner_" + k: v for k, v in human.items()}}
+
+
 def build_examples(docs: Dataset, tokenizer, cfg, n_docs: int, seed: int, spans: Dataset | None = None,
-                   n_spans: int = 0, augment: float = 0.0, keep_clean: bool = False) -> Dataset:
-    """A balanced sample of `n_docs` documents (with replacement) turned into examples."""
+                   n_spans: int = 0, augment: float = 0.0, keep_clean: bool = False, n_pairs: int = 0) -> Dataset:
+    """A balanced sample of `n_docs` documents (with replacement) turned into examples, and
+    `n_pairs` pairs (`pair_examples`)."""
     rng = random.Random(seed)
     index = span_index_of(spans)
     originals = originals_by_group(docs) if cfg.mixed else None
@@ -302,6 +374,12 @@ def build_examples(docs: Dataset, tokenizer, cfg, n_docs: int, seed: int, spans:
     if spans is not None and n_spans and len(spans):
         picked = spans.select(rng.sample(range(len(spans)), min(n_spans, len(spans))))
         examples += span_examples(picked, tokenizer, cfg)
+    if n_pairs:
+        pairs = pair_examples(docs, tokenizer, cfg, n_pairs, rng, index)
+        # one schema for every row: a row without a partner has an empty one
+        alone = {"partner_" + k: ([] if isinstance(v, list) else IGNORE) for k, v in pairs[0].items()
+                 if not k.startswith("partner_")} if pairs else {}
+        examples = [{**alone, **e} for e in examples] + pairs
     rng.shuffle(examples)
     return Dataset.from_list(examples)
 
@@ -315,6 +393,15 @@ class Collator:
     def __call__(self, batch: list[dict]) -> dict:
         import torch
 
+        # a pair row (`pair_examples`) brings its human partner: it joins the batch after the rows,
+        # and `pair_with` gives each machine-made row its partner's place (-1: none)
+        partners = [{k[len("partner_"):]: v for k, v in b.items() if k.startswith("partner_")}
+                    for b in batch if b.get("partner_labels", IGNORE) != IGNORE]
+        pair_with = []
+        for b in batch:
+            has = b.get("partner_labels", IGNORE) != IGNORE
+            pair_with.append(len(batch) + sum(x >= 0 for x in pair_with) if has else -1)
+        batch = [{k: v for k, v in b.items() if not k.startswith("partner_")} for b in batch] + partners
         width = max(len(b["input_ids"]) for b in batch)
         n_sent = max(max(len(b["sentence_labels"]) for b in batch), 1)
 
@@ -329,4 +416,5 @@ class Collator:
             "labels": torch.tensor([b["labels"] for b in batch]),
             "sentence_labels": pad("sentence_labels", IGNORE, n_sent),
             "token_labels": pad("token_labels", IGNORE, width),
+            **({"pair_with": torch.tensor(pair_with + [-1] * len(partners))} if partners else {}),
         }

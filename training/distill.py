@@ -57,9 +57,10 @@ def read_by(layers: tuple, teacher_state: int) -> int:
 
 
 class DistillTrainer(Trainer):
-    def __init__(self, teacher, layers: tuple, tokenizer, **kwargs):
+    def __init__(self, teacher, layers: tuple, tokenizer, label_weight: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.teacher, self.tokenizer_ = teacher.to(self.args.device), tokenizer
+        self.label_weight = label_weight
         # (student state, teacher state) pairs whose hidden states are matched
         top = len(teacher.encoder.encoder.layer)
         self.matched = sorted({(len(layers), top)} | {(read_by(layers, t), t) for t in teacher.artifact_layers})
@@ -91,8 +92,13 @@ class DistillTrainer(Trainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         teacher = self.teacher_outputs(inputs)
-        out = model(inputs["input_ids"], inputs["attention_mask"], inputs["sentence_ids"])
+        labelled = self.label_weight > 0  # the corpus's own labels beside the teacher's distributions
+        out = model(inputs["input_ids"], inputs["attention_mask"], inputs["sentence_ids"],
+                    labels=inputs["labels"] if labelled else None,
+                    sentence_labels=inputs["sentence_labels"] if labelled else None)
         loss = kl(out["logits"], teacher["logits"])
+        if labelled:
+            loss = loss + self.label_weight * out["loss"]
         if out["sentence_logits"] is not None:
             n_sent = out["sentence_logits"].shape[1]
             present = (inputs["sentence_ids"].unsqueeze(1) == torch.arange(n_sent, device=loss.device)[None, :, None]).any(-1)
@@ -133,7 +139,7 @@ def distill(cfg: TrainConfig) -> Path:
         eval_strategy="no", save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=1,
         logging_steps=cfg.logging_steps, train_sampling_strategy="group_by_length", report_to=[], seed=cfg.seed,
         prediction_loss_only=True, dataloader_num_workers=0)
-    trainer = DistillTrainer(teacher, cfg.student_layers, tokenizer, model=student, args=args, train_dataset=train,
+    trainer = DistillTrainer(teacher, cfg.student_layers, tokenizer, cfg.distill_label_weight, model=student, args=args, train_dataset=train,
                              data_collator=Collator(tokenizer.pad_token_id))
     result = trainer.train(resume_from_checkpoint=resume or None)
     validation_loss = trainer.evaluate(validation)["eval_loss"]

@@ -75,7 +75,8 @@ def train(cfg: TrainConfig) -> Path:
     # A fresh balanced sample per epoch (different seed), concatenated: one Trainer pass.
     train = concatenate_datasets([
         build_examples(splits["train"], tokenizer, cfg, cfg.docs_per_epoch, cfg.seed + cfg.sample_seed + epoch,
-                       train_spans, cfg.span_examples_per_epoch, cfg.augment, cfg.augment_keeps_clean)
+                       train_spans, cfg.span_examples_per_epoch, cfg.augment, cfg.augment_keeps_clean,
+                       cfg.pairs_per_epoch)
         for epoch in range(cfg.epochs)
     ])
     validation = build_examples(splits["validation"], tokenizer, cfg, cfg.validation_docs, cfg.seed)
@@ -86,7 +87,8 @@ def train(cfg: TrainConfig) -> Path:
     # a network continued from a checkpoint keeps its artifact head's layout (training/artifact_head.py)
     head = init.get("artifact_head")
     model = network.build(cfg.base, artifact_weight=cfg.artifact_weight,
-                          artifact_pos_weight=cfg.artifact_pos_weight, artifact_head=head)
+                          artifact_pos_weight=cfg.artifact_pos_weight, artifact_head=head,
+                          pair_weight=cfg.pair_weight, pair_margin=cfg.pair_margin)
     if cfg.init_from:
         if init["base"] != cfg.base:
             raise SystemExit(f"init_from {cfg.init_from} was trained on another base than {cfg.base}")
@@ -119,6 +121,7 @@ def train(cfg: TrainConfig) -> Path:
         report_to=[],
         seed=cfg.seed,
         dataloader_num_workers=0,
+        remove_unused_columns=False,  # a pair row's partner_* columns are the collator's to read
     )
     trainer = Trainer(model=model, args=training_args, train_dataset=train, eval_dataset=validation,
                       data_collator=Collator(tokenizer.pad_token_id))
