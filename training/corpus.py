@@ -261,9 +261,8 @@ def _view_examples(text, sentences, artifacts, unchanged, label, known, tokenize
     if candidates:
         i = rng.choice(candidates)
         s, e = sentences[i]
-        lone = encode_document(tokenizer, text[s:e], [(0, e - s)], cfg.max_length, cfg.stride)[0]
         shifted = [(a - s, b - s) for a, b in artifacts if a >= s and b <= e]
-        examples.append(_window_example(lone, sentence_labels[i], [sentence_labels[i]], shifted, known))
+        examples.append(_lone_example(tokenizer, text[s:e], sentence_labels[i], shifted, known, cfg))
     return examples
 
 
@@ -283,9 +282,7 @@ def span_examples(spans: Dataset, tokenizer, cfg) -> list[dict]:
     out = []
     for rec in spans:
         label = LABEL2ID["original" if rec["is_reference"] else "machine-translated"]
-        window = encode_document(tokenizer, rec["text"], [(0, len(rec["text"]))], cfg.max_length, cfg.stride)[0]
-        artifacts = [(s, e) for s, e in rec["spans"] if e > s]
-        out.append(_window_example(window, label, [label], artifacts, True))
+        out.append(_lone_example(tokenizer, rec["text"], label, [(s, e) for s, e in rec["spans"] if e > s], True, cfg))
     return out
 
 
@@ -352,6 +349,7 @@ def pair_examples(docs: Dataset, tokenizer, cfg, n_pairs: int, rng: random.Rando
 
 
 def _lone_example(tokenizer, text, label, artifacts, known, cfg) -> dict:
+    """A sentence (or segment) read alone: one window, one sentence."""
     window = encode_document(tokenizer, text, [(0, len(text))], cfg.max_length, cfg.stride)[0]
     return _window_example(window, label, [label], artifacts, known)
 
