@@ -138,6 +138,21 @@ def test_the_yardstick_scores_a_network_under_a_borrowed_calibration_from_its_ca
     assert f"borrowed from `{donor}`" in (tmp_path / "yardstick.md").read_text()
 
 
+def test_a_development_read_of_the_yardstick_leaves_the_test_split_unread(tiny, tmp_path, monkeypatch):
+    from training import yardstick
+
+    monkeypatch.setenv("TELLTALE_CACHE", str(tmp_path / "cache"))
+    read = []
+    real = yardstick.RunCache.get
+    monkeypatch.setattr(yardstick.RunCache, "get", lambda self, p, name, rows: read.append(name) or real(self, p, name, rows))
+    report = yardstick.main([str(tiny), "--config", "configs/tiny.yaml", "--set", f"corpus={CORPUS}", "--per-cell", "2",
+                             "--no-test", "--out", str(tmp_path)])
+    assert "test" not in read and {"ood", "validation"} <= set(read)
+    assert "test" not in report and "artifacts" not in report and list(report["mixed"]) == ["ood"]
+    markdown = (tmp_path / "yardstick.md").read_text()
+    assert "the test split was not read" in markdown and "| test |" not in markdown
+
+
 def test_the_int8_yardstick_fit_chooses_only_the_int8_artifact_threshold(tiny, tmp_path, monkeypatch):
     import shutil
 

@@ -133,10 +133,11 @@ def yardstick_markdown(r: dict) -> str:
              f"Calibration {source}: temperature "
              f"{c['temperature']}, n-gram weight {c['ngram_weight']}, label prior {c['label_prior']}, bars "
              f"{c['machine_bar']} (machine labels) / {c['original_bar']} (original). Validation and test: at "
-             f"most {r['per_cell']} documents per cell. {r['seconds']} s.", "",
+             f"most {r['per_cell']} documents per cell. {r['seconds']} s."
+             + ("" if "test" in r else " A development read: the test split was not read."), "",
              "| set | docs | cell-balanced recall (cells) | label-balanced | worst cell | macro-F1 | band: coverage | "
              "band: human-written given a machine label | band: macro-F1 |", "|---|---|---|---|---|---|---|---|---|"]
-    for name in ("ood", "validation", "test"):
+    for name in [n for n in ("ood", "validation", "test") if n in r]:
         s, b = r[name], r[name]["band"]
         cb = s["cell_balanced"]
         lines.append(f"| {name} | {s['n']} | {pct(cb['recall'])} ({cb['cells']}) | {pct(cb.get('label_balanced'))} | "
@@ -146,8 +147,8 @@ def yardstick_markdown(r: dict) -> str:
     lines += ["", "Seeds, as `classify` prints them: " + "; ".join(
         f"{s['seed']} {s['label']} ({s['probability']}){' ✓' if s['label'] == s['truth'] else ' ✗ (' + s['truth'] + ')'}"
         for s in r["seeds"]) + ".", ""]
-    a = r.get("artifacts", {})
-    lines += ["Artifacts, words (test groups): " + "; ".join(
+    a = r.get("artifacts")
+    lines += [] if a is None else ["Artifacts, words (test groups): " + "; ".join(
         f"{name}: precision {v['precision']:.3f}, recall {v['recall']:.3f}, F1 {v['f1']:.3f} (flag every word: "
         f"{v['every_word_f1']:.3f}; {v['words']} words)" for name, v in a.items() if isinstance(v, dict))
         + f"; human-written words flagged: {pct(a.get('human_words_flagged'))}.", ""]
@@ -156,7 +157,7 @@ def yardstick_markdown(r: dict) -> str:
     lines += ["Mixed documents (an original's opening, then a machine version), sentence labels: " + "; ".join(
         f"{k}: macro-F1 {v['macro_f1'] or 0:.3f}, original sentences kept {pct(v['original_kept'])}, machine sentences "
         f"found {pct(v['machine_found'])} ({v['documents']} docs)" for k, v in r["mixed"].items()) + ".", ""]
-    for name in ("ood", "test"):
+    for name in [n for n in ("ood", "test") if n in r]:
         lines += [f"## Recall per cell, {name} (band off)", "", "| cell | n | recall | human-written given a machine label |",
                   "|---|---|---|---|"]
         flagged = r[name]["human_flagged"]

@@ -1,6 +1,6 @@
 """The out-of-distribution yardstick (issue 20): cell-balanced figures on data no training run saw.
 
-    python -m training.yardstick CHECKPOINT [--fit] [--config configs/recipe.yaml] [--out DIR]
+    python -m training.yardstick CHECKPOINT [--fit] [--config configs/recipe.yaml] [--out DIR] [--no-test]
 
 Every figure is given per cell (training/metrics.py), and the cell-balanced recall averages the
 cells with equal weight. Three sets are read:
@@ -8,7 +8,8 @@ cells with equal weight. Three sets are read:
   the training split lacks, with their human translations and originals;
 - `validation`: at most `--per-cell` documents of each validation cell (the calibration is fitted
   on every human-written validation document, for its per-cell budgets);
-- `test`: likewise, read once per shipped model.
+- `test`: likewise, read once per shipped model; `--no-test` leaves it unread (a development
+  read, to compare candidates before the one that is read).
 With `--fit`, the calibration (temperature, n-gram weight, label prior, the two bars of the
 `uncertain` band) is chosen on validation + ood and written into the checkpoint; the test split
 is then scored with it. The seeds (../shared/seeds) are scored as `classify` prints them: a
@@ -239,11 +240,14 @@ def artifact_figures(predictor: Predictor, spans, test_rows: list[dict], test_ru
 
 
 def run_yardstick(ckpt: str | Path, cfg: TrainConfig, fit: bool | str, per_cell: int = 25, mixed_docs: int = 150,
-                  log=print, calibration_from: str | None = None, backend: str | None = None) -> dict:
+                  log=print, calibration_from: str | None = None, backend: str | None = None,
+                  test: bool = True) -> dict:
     """The report for `ckpt`; with `fit`, its calibration is chosen first and written into it. With
     `calibration_from`, the network is scored under that checkpoint's calibration (nothing written).
     With the int8 `backend`, `fit` chooses only what is the int8 backend's own: its artifact threshold;
-    with `fit="bars"`, only the band's two bars (a student keeps the rest of its teacher's calibration)."""
+    with `fit="bars"`, only the band's two bars (a student keeps the rest of its teacher's calibration).
+    Without `test`, a development read: validation and ood only, so that candidates are compared
+    without reading the test split, which is read once per shipped model."""
     started = time.time()
     predictor = Predictor.load(ckpt, backend=backend)
     if calibration_from:
@@ -280,8 +284,9 @@ def run_yardstick(ckpt: str | Path, cfg: TrainConfig, fit: bool | str, per_cell:
             checkpoint.write_calibration(ckpt, predictor.calibration, {
                 "stage": "calibration", "by": "training.yardstick --fit", "fitted_on": {
                     "validation": f"at most {per_cell} documents per cell", "ood": list(cfg.ood_sources)}})
-    sets["test"] = per_cell_sample(splits["test"], per_cell, cfg.seed)[0]
-    runs["test"] = cache.get(predictor, "test", sets["test"])
+    if test:
+        sets["test"] = per_cell_sample(splits["test"], per_cell, cfg.seed)[0]
+        runs["test"] = cache.get(predictor, "test", sets["test"])
     calibration = predictor.calibration
     bars = (calibration.machine_bar, calibration.original_bar)
     report = {"checkpoint": str(ckpt), "fitted": fit, "per_cell": per_cell, "calibration": calibration.to_dict(),
@@ -294,9 +299,11 @@ def run_yardstick(ckpt: str | Path, cfg: TrainConfig, fit: bool | str, per_cell:
             alone = probabilities(predictor, runs[name], calibration.replace(ngram_weight=0.0))
             report[name]["transformer_alone"] = cell_balanced(cell_recall(rows, alone.argmax(1)))
         log(f"{name}: cell-balanced recall {report[name]['cell_balanced']['recall']}")
-    report["mixed"] = {name: mixed_sentences(predictor, splits[name], mixed_docs, cfg.seed) for name in ("ood", "test")}
+    report["mixed"] = {name: mixed_sentences(predictor, splits[name], mixed_docs, cfg.seed)
+                       for name in ("ood", "test") if name in sets}
     report["seeds"] = seed_verdicts(predictor)
-    report["artifacts"] = artifact_figures(predictor, load_spans(cfg.corpus), sets["test"], runs["test"], cfg)
+    if test:
+        report["artifacts"] = artifact_figures(predictor, load_spans(cfg.corpus), sets["test"], runs["test"], cfg)
     report["seconds"] = round(time.time() - started)
     return report
 
@@ -313,6 +320,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--backend", choices=("onnx", "torch", "int8"), default=None,
                         help="what runs the network (model.Predictor.load); with int8, --fit chooses only its "
                              "artifact threshold")
+    parser.add_argument("--no-test", dest="test", action="store_false",
+                        help="a development read: validation and ood only, the test split left unread")
     args = parser.parse_args(argv)
     if (args.fit or args.fit_bars) and args.calibration_from:
         parser.error("--fit chooses a calibration; --calibration-from borrows one: not both")
@@ -321,7 +330,7 @@ def main(argv=None) -> dict:
     out = Path(args.out or args.checkpoint)
     report = run_yardstick(args.checkpoint, TrainConfig.from_yaml(args.config, args.overrides),
                            "bars" if args.fit_bars else args.fit, args.per_cell,
-                           calibration_from=args.calibration_from, backend=args.backend)
+                           calibration_from=args.calibration_from, backend=args.backend, test=args.test)
     out.mkdir(parents=True, exist_ok=True)
     (out / "yardstick.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "yardstick.md").write_text(yardstick_markdown(report))
