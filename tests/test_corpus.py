@@ -137,6 +137,7 @@ def test_pairs_put_a_machine_text_beside_the_human_version_of_the_same_text(tmp_
     pairs = [e for e in examples if e["partner_labels"] != IGNORE]
     assert len(pairs) >= 6 and all(e["partner_labels"] == LABEL2ID["original"] for e in pairs)
     assert {e["labels"] for e in pairs} == {LABEL2ID["machine-translated"], LABEL2ID["ai-rewritten"]}
+
     def text(ids):  # the converted base's tokenizer decodes pieces with their word marks
         return tokenizer.decode(ids, skip_special_tokens=True).replace(" ", "").replace("▁", " ").strip()
 

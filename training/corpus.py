@@ -395,10 +395,13 @@ class Collator:
         # and `pair_with` gives each machine-made row its partner's place (-1: none)
         partners = [{k[len("partner_"):]: v for k, v in b.items() if k.startswith("partner_")}
                     for b in batch if b.get("partner_labels", IGNORE) != IGNORE]
-        pair_with = []
+        pair_with, place = [], len(batch)
         for b in batch:
-            has = b.get("partner_labels", IGNORE) != IGNORE
-            pair_with.append(len(batch) + sum(x >= 0 for x in pair_with) if has else -1)
+            if b.get("partner_labels", IGNORE) != IGNORE:
+                pair_with.append(place)
+                place += 1
+            else:
+                pair_with.append(-1)
         batch = [{k: v for k, v in b.items() if not k.startswith("partner_")} for b in batch] + partners
         width = max(len(b["input_ids"]) for b in batch)
         n_sent = max(max(len(b["sentence_labels"]) for b in batch), 1)
