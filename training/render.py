@@ -132,9 +132,10 @@ def yardstick_markdown(r: dict) -> str:
     lines = [f"# Yardstick: `{r['checkpoint']}`{backend}", "",
              f"Calibration {source}: temperature "
              f"{c['temperature']}, n-gram weight {c['ngram_weight']}, label prior {c['label_prior']}, bars "
-             f"{c['machine_bar']} (machine labels) / {c['original_bar']} (original). Validation and test: at "
-             f"most {r['per_cell']} documents per cell. {r['seconds']} s."
-             + ("" if "test" in r else " A development read: the test split was not read."), "",
+             f"{c['machine_bar']} (machine labels) / {c['original_bar']} (original). "
+             + (f"Validation and test: at most {r['per_cell']} documents per cell. {r['seconds']} s." if "test" in r else
+                f"Validation: at most {r['per_cell']} documents per cell. {r['seconds']} s. A development read: "
+                "the test split was not read."), "",
              "| set | docs | cell-balanced recall (cells) | label-balanced | worst cell | macro-F1 | band: coverage | "
              "band: human-written given a machine label | band: macro-F1 |", "|---|---|---|---|---|---|---|---|---|"]
     for name in [n for n in ("ood", "validation", "test") if n in r]:
