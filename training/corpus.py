@@ -252,8 +252,7 @@ def document_examples(doc: dict, tokenizer, cfg, rng: random.Random, span_index=
 def _view_examples(text, sentences, artifacts, unchanged, label, known, tokenizer, cfg, rng,
                    sentence_labels=None) -> list[dict]:
     if sentence_labels is None:
-        sentence_labels = [IGNORE if _overlaps(s, unchanged) and not _overlaps(s, artifacts) else label
-                           for s in sentences]
+        sentence_labels = _sentence_labels(sentences, artifacts, unchanged, label)
     windows = encode_document(tokenizer, text, sentences, cfg.max_length, cfg.stride)
     window = rng.choice(windows)
     examples = [_window_example(window, label, sentence_labels, artifacts, known)]
@@ -264,6 +263,11 @@ def _view_examples(text, sentences, artifacts, unchanged, label, known, tokenize
         shifted = [(a - s, b - s) for a, b in artifacts if a >= s and b <= e]
         examples.append(_lone_example(tokenizer, text[s:e], sentence_labels[i], shifted, known, cfg))
     return examples
+
+
+def _sentence_labels(sentences, artifacts, unchanged, label) -> list[int]:
+    """Each sentence's label: the document's, but none for a sentence the MT returned unchanged."""
+    return [IGNORE if _overlaps(s, unchanged) and not _overlaps(s, artifacts) else label for s in sentences]
 
 
 def _window_example(window, label, sentence_labels, artifacts, known) -> dict:
@@ -307,16 +311,17 @@ def counterparts(docs: Dataset) -> dict[int, list[int]]:
     return found
 
 
-def pair_examples(docs: Dataset, tokenizer, cfg, n_pairs: int, rng: random.Random, span_index=None) -> list[dict]:
+def pair_examples(docs: Dataset, tokenizer, cfg, n_pairs: int, rng: random.Random, span_index=None,
+                  weights: list[float] | None = None) -> list[dict]:
     """`n_pairs` machine-made documents, each beside a human counterpart (`counterparts`), as rows
     whose `partner_*` fields hold the human example: a window of each at the same place and, where
     the two are aligned sentence by sentence (WMT segments, round trips), one sentence of each
     that differs. The loss's pair term (model/network.py) ranks the machine one above its partner:
     the two share their topic and content, so only how they are written can tell them apart.
     Each kind (MT, round trips, rewrites) makes a third of the pairs; within a kind, documents are
-    drawn as `sampling_weights` draws them."""
+    drawn as `sampling_weights` draws them (`weights`, when the caller has them already)."""
     partners = counterparts(docs)
-    weights = sampling_weights(docs, cfg.label_weights)
+    weights = weights or sampling_weights(docs, cfg.label_weights)
     kinds = docs["kind"]
     kind_weight = defaultdict(float)
     for i in partners:
@@ -329,7 +334,7 @@ def pair_examples(docs: Dataset, tokenizer, cfg, n_pairs: int, rng: random.Rando
         label = LABEL2ID[machine["label"]]
         artifacts, unchanged, known = labelled_regions(machine, span_index)
         m_sentences, h_sentences = split_sentences(machine["text"]), split_sentences(human["text"])
-        m_labels = [IGNORE if _overlaps(s, unchanged) and not _overlaps(s, artifacts) else label for s in m_sentences]
+        m_labels = _sentence_labels(m_sentences, artifacts, unchanged, label)
         m_windows = encode_document(tokenizer, machine["text"], m_sentences, cfg.max_length, cfg.stride)
         h_windows = encode_document(tokenizer, human["text"], h_sentences, cfg.max_length, cfg.stride)
         at = rng.randrange(min(len(m_windows), len(h_windows)))
@@ -365,7 +370,8 @@ def build_examples(docs: Dataset, tokenizer, cfg, n_docs: int, seed: int, spans:
     rng = random.Random(seed)
     index = span_index_of(spans)
     originals = originals_by_group(docs) if cfg.mixed else None
-    chosen = rng.choices(range(len(docs)), weights=sampling_weights(docs, cfg.label_weights), k=n_docs)
+    weights = sampling_weights(docs, cfg.label_weights)
+    chosen = rng.choices(range(len(docs)), weights=weights, k=n_docs)
     examples = []
     for i in chosen:
         examples += document_examples(docs[i], tokenizer, cfg, rng, index, augment, keep_clean, originals)
@@ -373,7 +379,7 @@ def build_examples(docs: Dataset, tokenizer, cfg, n_docs: int, seed: int, spans:
         picked = spans.select(rng.sample(range(len(spans)), min(n_spans, len(spans))))
         examples += span_examples(picked, tokenizer, cfg)
     if n_pairs:
-        pairs = pair_examples(docs, tokenizer, cfg, n_pairs, rng, index)
+        pairs = pair_examples(docs, tokenizer, cfg, n_pairs, rng, index, weights)
         # one schema for every row: a row without a partner has an empty one
         alone = {"partner_" + k: ([] if isinstance(v, list) else IGNORE) for k, v in pairs[0].items()
                  if not k.startswith("partner_")} if pairs else {}
@@ -393,16 +399,15 @@ class Collator:
 
         # a pair row (`pair_examples`) brings its human partner: it joins the batch after the rows,
         # and `pair_with` gives each machine-made row its partner's place (-1: none)
-        partners = [{k[len("partner_"):]: v for k, v in b.items() if k.startswith("partner_")}
-                    for b in batch if b.get("partner_labels", IGNORE) != IGNORE]
-        pair_with, place = [], len(batch)
+        rows, partners, pair_with = [], [], []
         for b in batch:
+            rows.append({k: v for k, v in b.items() if not k.startswith("partner_")})
             if b.get("partner_labels", IGNORE) != IGNORE:
-                pair_with.append(place)
-                place += 1
+                pair_with.append(len(batch) + len(partners))
+                partners.append({k[len("partner_"):]: v for k, v in b.items() if k.startswith("partner_")})
             else:
                 pair_with.append(-1)
-        batch = [{k: v for k, v in b.items() if not k.startswith("partner_")} for b in batch] + partners
+        batch = rows + partners
         width = max(len(b["input_ids"]) for b in batch)
         n_sent = max(max(len(b["sentence_labels"]) for b in batch), 1)
 

@@ -139,8 +139,8 @@ def distill(cfg: TrainConfig) -> Path:
         eval_strategy="no", save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=1,
         logging_steps=cfg.logging_steps, train_sampling_strategy="group_by_length", report_to=[], seed=cfg.seed,
         prediction_loss_only=True, dataloader_num_workers=0)
-    trainer = DistillTrainer(teacher, cfg.student_layers, tokenizer, cfg.distill_label_weight, model=student, args=args, train_dataset=train,
-                             data_collator=Collator(tokenizer.pad_token_id))
+    trainer = DistillTrainer(teacher, cfg.student_layers, tokenizer, cfg.distill_label_weight, model=student, args=args,
+                             train_dataset=train, data_collator=Collator(tokenizer.pad_token_id))
     result = trainer.train(resume_from_checkpoint=resume or None)
     validation_loss = trainer.evaluate(validation)["eval_loss"]
 
