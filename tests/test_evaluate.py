@@ -3,7 +3,7 @@ import pytest
 
 from training.evaluate import choose_min_words, truncate
 from training.metrics import (budget_excess, cell_balanced, cell_recall, char_prf, expected_calibration_error, human_fpr,
-                              paired_drop)
+                              mixed_sentence_figures, paired_drop)
 from training.yardstick import smallest_bar
 
 
@@ -48,6 +48,16 @@ def test_cell_balanced_recall_weighs_a_small_hard_cell_as_much_as_a_big_easy_one
     assert balanced["recall"] == pytest.approx(0.6) and balanced["worst_cell"] == "ai-rewritten / news / claude"
     assert np.mean(np.array(pred) == np.array([1] * 90 + [2] * 10)) == pytest.approx(0.92)  # what one number hides
     assert cell_balanced(cell_recall(rows[:95], pred[:95]))["cells"] == 1  # 5 documents: listed, not averaged
+
+
+def test_mixed_documents_sentence_f1_counts_only_the_labels_their_sentences_have():
+    # rewrites only: one original sentence called machine-translated must not add a label at F1 0
+    gold, pred = [0, 0, 0, 0, 2, 2, 2, 2], [0, 0, 0, 1, 2, 2, 2, 2]
+    figures = mixed_sentence_figures(gold, pred)
+    assert figures["labels"] == ["original", "ai-rewritten"]
+    assert figures["macro_f1"] == pytest.approx((6 / 7 + 1) / 2)  # over three labels it would be (6/7 + 0 + 1) / 3
+    assert (figures["original_kept"], figures["machine_found"]) == (0.75, 1.0)
+    assert mixed_sentence_figures([2, 2], [2, 2])["macro_f1"] is None  # no original part: nothing to measure
 
 
 def test_label_balanced_recall_weighs_each_label_as_much_however_many_cells_it_has():

@@ -178,6 +178,22 @@ def summary(rows: list[dict], probs: np.ndarray, bars: tuple[float, float]) -> d
     }
 
 
+def mixed_sentence_figures(gold, pred) -> dict:
+    """Sentence labels of mixed documents (an original's opening, then a machine version): macro-F1
+    over the labels their sentences truly have, the share of the original's sentences labelled
+    `original`, and of the machine part's given their own label. Over the labels present, since a
+    set whose machine parts are all rewrites (ood: wmt23 groups have no English original to open
+    with) would otherwise count `machine-translated` at F1 0 the moment one sentence is given it."""
+    gold, pred = np.asarray(gold), np.asarray(pred)
+    if not len(gold) or not (gold == ORIGINAL).any() or (gold == ORIGINAL).all():
+        return {"sentences": len(gold), "macro_f1": None, "original_kept": None, "machine_found": None}
+    machine = gold != ORIGINAL
+    return {"sentences": len(gold), "labels": [LABELS[i] for i in np.unique(gold)],
+            "macro_f1": float(f1_score(gold, pred, average="macro", labels=np.unique(gold).tolist(), zero_division=0)),
+            "original_kept": float((pred[~machine] == ORIGINAL).mean()),
+            "machine_found": float((pred[machine] == gold[machine]).mean())}
+
+
 def budget_excess(rows: list[dict], pred, translations: bool = True) -> float:
     """How far the human-written cell furthest over its budget is over it (0 when all are within):
     at most HUMAN_BUDGET of English-original documents, TRANSLATION_BUDGET of human translations

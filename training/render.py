@@ -156,7 +156,8 @@ def yardstick_markdown(r: dict) -> str:
     lines += ["Seed artifacts: " + "; ".join(f"{s['seed']}: " + (", ".join(f"{t} ({k})" for t, k in s["artifacts"]) or "none")
                                            for s in r["seeds"] if "artifacts" in s) + ".", ""]
     lines += ["Mixed documents (an original's opening, then a machine version), sentence labels: " + "; ".join(
-        f"{k}: macro-F1 {v['macro_f1'] or 0:.3f}, original sentences kept {pct(v['original_kept'])}, machine sentences "
+        f"{k}: macro-F1 {v['macro_f1'] or 0:.3f}" + (f" (over {', '.join(v['labels'])})" if "labels" in v else "")
+        + f", original sentences kept {pct(v['original_kept'])}, machine sentences "
         f"found {pct(v['machine_found'])} ({v['documents']} docs)" for k, v in r["mixed"].items()) + ".", ""]
     for name in [n for n in ("ood", "test") if n in r]:
         lines += [f"## Recall per cell, {name} (band off)", "", "| cell | n | recall | human-written given a machine label |",

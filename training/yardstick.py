@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.metrics import f1_score
 from tqdm import tqdm
 
 from model import checkpoint
@@ -42,7 +41,7 @@ from training.config import TrainConfig, command_parser
 from training.corpus import (cell_of, labelled_regions, load_spans, load_splits, mixed_document, originals_by_group,
                              split_of)
 from training.evaluate import accuracy_by_length, choose_min_words, predicted_spans, probabilities
-from training.metrics import budget_excess, cell_balanced, cell_recall, summary, word_prf
+from training.metrics import budget_excess, cell_balanced, cell_recall, mixed_sentence_figures, summary, word_prf
 from training.render import yardstick_markdown
 
 SEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "seeds"
@@ -196,14 +195,7 @@ def mixed_sentences(predictor: Predictor, ds, n: int, seed: int) -> dict:
         for s in p.sentences:
             gold.append(ORIGINAL if s.start < machine_from else label)
             pred.append(LABEL2ID[s.label])
-    gold, pred = np.array(gold), np.array(pred)
-    if not len(gold) or not (gold == ORIGINAL).any() or (gold == ORIGINAL).all():
-        return {"documents": len(docs), "sentences": len(gold), "macro_f1": None, "original_kept": None,
-                "machine_found": None}
-    return {"documents": len(docs), "sentences": len(gold),
-            "macro_f1": float(f1_score(gold, pred, average="macro", labels=list(range(len(LABELS))), zero_division=0)),
-            "original_kept": float((pred[gold == ORIGINAL] == ORIGINAL).mean()),
-            "machine_found": float((pred[gold != ORIGINAL] == gold[gold != ORIGINAL]).mean())}
+    return {"documents": len(docs), **mixed_sentence_figures(gold, pred)}
 
 
 def seed_verdicts(predictor: Predictor, folder: Path = SEEDS) -> list[dict]:
