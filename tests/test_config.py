@@ -6,8 +6,8 @@ from training.config import TrainConfig
 def test_yaml_and_overrides(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("mixed: 0.5\nepochs: 3\n")
-    cfg = TrainConfig.from_yaml(path, ["learning_rate=1e-4", "output_dir=somewhere", "epochs=1"])
-    assert (cfg.mixed, cfg.epochs, cfg.learning_rate, cfg.output_dir) == (0.5, 1, 1e-4, "somewhere")
+    cfg = TrainConfig.from_yaml(path, ["learning_rate=1e-4", "output_dir=runs/x", "epochs=1", "evaluate=false"])
+    assert (cfg.mixed, cfg.epochs, cfg.learning_rate, cfg.output_dir, cfg.evaluate) == (0.5, 1, 1e-4, "runs/x", False)
 
 
 @pytest.mark.parametrize("override, message", [

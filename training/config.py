@@ -108,8 +108,8 @@ class TrainConfig:
             key, _, raw = item.partition("=")
             try:
                 values[key] = ast.literal_eval(raw)
-            except (ValueError, SyntaxError):
-                values[key] = raw  # a bare string such as output_dir=runs/x
+            except (ValueError, SyntaxError):  # as the YAML file would read it: false, runs/x
+                values[key] = yaml.safe_load(raw)
         known = {f.name: f for f in fields(cls)}
         unknown = set(values) - set(known)
         if unknown:
