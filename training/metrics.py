@@ -187,9 +187,9 @@ def mixed_sentence_figures(gold, pred) -> dict:
     gold, pred = np.asarray(gold), np.asarray(pred)
     if not len(gold) or not (gold == ORIGINAL).any() or (gold == ORIGINAL).all():
         return {"sentences": len(gold), "macro_f1": None, "original_kept": None, "machine_found": None}
-    machine = gold != ORIGINAL
-    return {"sentences": len(gold), "labels": [LABELS[i] for i in np.unique(gold)],
-            "macro_f1": float(f1_score(gold, pred, average="macro", labels=np.unique(gold).tolist(), zero_division=0)),
+    machine, present = gold != ORIGINAL, np.unique(gold).tolist()
+    return {"sentences": len(gold), "labels": [LABELS[i] for i in present],
+            "macro_f1": float(f1_score(gold, pred, average="macro", labels=present, zero_division=0)),
             "original_kept": float((pred[~machine] == ORIGINAL).mean()),
             "machine_found": float((pred[machine] == gold[machine]).mean())}
 
