@@ -138,7 +138,7 @@ def distill(cfg: TrainConfig) -> Path:
         warmup_steps=int(cfg.warmup_ratio * len(train) / cfg.batch_size), weight_decay=cfg.weight_decay,
         eval_strategy="no", save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=1,
         logging_steps=cfg.logging_steps, train_sampling_strategy="group_by_length", report_to=[], seed=cfg.seed,
-        prediction_loss_only=True, dataloader_num_workers=0)
+        prediction_loss_only=True, dataloader_num_workers=0, dataloader_pin_memory=torch.cuda.is_available())
     trainer = DistillTrainer(teacher, cfg.student_layers, tokenizer, cfg.distill_label_weight, model=student, args=args,
                              train_dataset=train, data_collator=Collator(tokenizer.pad_token_id))
     result = trainer.train(resume_from_checkpoint=resume or None)

@@ -121,6 +121,7 @@ def train(cfg: TrainConfig) -> Path:
         report_to=[],
         seed=cfg.seed,
         dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),  # only a copy to a GPU gains; on a CPU torch warns
         remove_unused_columns=False,  # a pair row's partner_* columns are the collator's to read
     )
     trainer = Trainer(model=model, args=training_args, train_dataset=train, eval_dataset=validation,
