@@ -183,7 +183,8 @@ def mixed_sentence_figures(gold, pred) -> dict:
     over the labels their sentences truly have, the share of the original's sentences labelled
     `original`, and of the machine part's given their own label. Over the labels present, since a
     set whose machine parts are all rewrites (ood: the MT into English sits in groups with no
-    English original to open with) would otherwise count `machine-translated` at F1 0 the moment one sentence is given it."""
+    English original to open with) would otherwise count `machine-translated` at F1 0 the moment
+    one sentence is given it."""
     gold, pred = np.asarray(gold), np.asarray(pred)
     if not len(gold) or not (gold == ORIGINAL).any() or (gold == ORIGINAL).all():
         return {"sentences": len(gold), "macro_f1": None, "original_kept": None, "machine_found": None}
