@@ -9,7 +9,8 @@ import pytest
 from model.labels import IGNORE, LABEL2ID
 from model.text import split_sentences
 from training.corpus import (Collator, build_examples, changed_words, document_examples, labelled_regions,
-                             load_docs, sampling_weights, split_docs)
+                             load_docs, load_splits, sampling_weights, split_docs)
+from training.config import TrainConfig
 from training.perturb import AUGMENTATIONS
 
 ORIGINAL = "The mayor opened the new bridge on Monday. It cost four million dollars. Traffic was light."
@@ -196,3 +197,35 @@ def test_mqm_major_keeps_only_the_major_errors(tmp_path):
         major = source_texts("mqm-major", "train", {"train": []}, spans, 5, cfg, random.Random(0))
     assert [text[a:b] for a, b in every[0][1]] == ["has visited", "aids"]  # the empty insertion point is dropped
     assert [text[a:b] for a, b in major[0][1]] == ["aids"]
+
+
+def test_rule_based_round_trips_join_training_only_in_their_originals_groups(tmp_path, monkeypatch):
+    # a stand-in for Apertium that marks each paragraph it "translates" with the language pair
+    fake = tmp_path / "apertium"
+    fake.write_text('#!/bin/sh\nsed "/^§/!s/^./[$2] &/"\n')
+    fake.chmod(0o755)
+    monkeypatch.setattr("training.roundtrips.COMMAND", (str(fake), "-u"))
+    monkeypatch.setenv("TELLTALE_CACHE", str(tmp_path / "cache"))
+    corpus = write_corpus(tmp_path / "c")
+    plain = load_splits(TrainConfig(corpus=str(corpus), split=(0.5, 0.25, 0.25), seed=3))
+    splits = load_splits(TrainConfig(corpus=str(corpus), split=(0.5, 0.25, 0.25), seed=3, rule_based_pivots=("spa",)))
+    added = splits["train"].filter(lambda r: r["system"] == "apertium-spa")
+    originals = plain["train"].filter(lambda r: r["kind"] == "human")
+    assert len(added) == len(originals) > 0
+    assert sorted(added["group"]) == sorted(originals["group"])
+    assert set(added["label"]) == {"machine-translated"} and set(added["kind"]) == {"mt-roundtrip"}
+    assert added[0]["text"].startswith("[spa-eng] [eng-spa] The mayor")
+    assert all(len(splits[n]) == len(plain[n]) for n in ("validation", "test", "ood"))
+
+
+def test_the_held_out_pivot_cannot_be_trained_on():
+    with pytest.raises(ValueError, match="held out"):
+        TrainConfig(rule_based_pivots=("glg",))
+
+
+def test_round_trips_without_apertium_say_how_to_install_it(tmp_path, monkeypatch):
+    monkeypatch.setattr("training.roundtrips.COMMAND", ("telltale-no-such-apertium", "-u"))
+    monkeypatch.setenv("TELLTALE_CACHE", str(tmp_path / "cache"))
+    cfg = TrainConfig(corpus=str(write_corpus(tmp_path / "c")), split=(0.5, 0.25, 0.25), seed=3, rule_based_pivots=("spa",))
+    with pytest.raises(RuntimeError, match="apt-get install apertium"):
+        load_splits(cfg)

@@ -12,6 +12,7 @@ import yaml
 from model.base import BASES
 from model.labels import LABELS
 from training.perturb import AUGMENTATIONS
+from training.roundtrips import HELD_OUT_PIVOT, PIVOTS
 
 
 @dataclass
@@ -25,6 +26,9 @@ class TrainConfig:
     # every group holding a document of these sources is the out-of-distribution dev set: never
     # trained on, it judges generalization (issue 20)
     ood_sources: tuple = ("wmt23", "l2r")
+    # Apertium pivots whose round trips of the train split's English originals join training
+    # (training/roundtrips.py): rule-based MT, which the corpus lacks
+    rule_based_pivots: tuple = ()
 
     # examples
     max_length: int = 256  # tokens per document window, start/end tokens included
@@ -90,6 +94,10 @@ class TrainConfig:
         self.split = tuple(self.split)
         self.augmentations = tuple(self.augmentations)
         self.ood_sources = tuple(self.ood_sources)
+        self.rule_based_pivots = tuple(self.rule_based_pivots)
+        if set(self.rule_based_pivots) - set(PIVOTS) or HELD_OUT_PIVOT in self.rule_based_pivots:
+            raise ValueError(f"rule_based_pivots are some of {sorted(set(PIVOTS) - {HELD_OUT_PIVOT})} "
+                             f"({HELD_OUT_PIVOT} is held out for the yardstick)")
         self.student_layers = tuple(self.student_layers)
         if not self.augmentations or set(self.augmentations) - set(AUGMENTATIONS):
             raise ValueError(f"augmentations are some of {list(AUGMENTATIONS)}")

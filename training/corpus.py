@@ -16,11 +16,12 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from datasets import Dataset
+from datasets import Dataset, concatenate_datasets
 
 from model.labels import IGNORE, LABEL2ID, LABELS, ORIGINAL
 from model.text import encode_document, split_sentences
 from training.perturb import AUGMENTATIONS, perturb
+from training.roundtrips import round_trips
 
 DOC_FIELDS = ("id", "group", "label", "kind", "source", "system", "lang", "style", "text", "aligned", "segments")
 SPAN_FIELDS = ("id", "group", "source", "system", "text", "spans", "major", "is_reference")
@@ -91,7 +92,11 @@ def load_splits(cfg) -> dict[str, Dataset]:
     docs = load_docs(cfg.corpus)
     if cfg.max_docs:
         docs = subsample_groups(docs, cfg.max_docs, cfg.seed)
-    return split_docs(docs, cfg.split, cfg.seed, cfg.ood_sources)
+    splits = split_docs(docs, cfg.split, cfg.seed, cfg.ood_sources)
+    if cfg.rule_based_pivots:
+        splits["train"] = concatenate_datasets(
+            [splits["train"], *(round_trips(splits["train"], pivot) for pivot in cfg.rule_based_pivots)])
+    return splits
 
 
 def cell_of(doc: dict) -> str:

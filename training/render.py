@@ -138,13 +138,18 @@ def yardstick_markdown(r: dict) -> str:
                 "the test split was not read."), "",
              "| set | docs | cell-balanced recall (cells) | label-balanced | worst cell | macro-F1 | band: coverage | "
              "band: human-written given a machine label | band: macro-F1 |", "|---|---|---|---|---|---|---|---|---|"]
-    for name in [n for n in ("ood", "validation", "test") if n in r]:
+    for name in [n for n in ("ood", "validation", "test", "apertium") if n in r]:
         s, b = r[name], r[name]["band"]
         cb = s["cell_balanced"]
         lines.append(f"| {name} | {s['n']} | {pct(cb['recall'])} ({cb['cells']}) | {pct(cb.get('label_balanced'))} | "
                      f"{cb['worst_cell']}: "
                      f"{pct(cb['worst_recall'])} | {s['macro_f1']:.3f} | {pct(b['coverage'])} | "
                      f"{pct(b['human_flagged'])} | {b['macro_f1']:.3f} |")
+    if "apertium" in r:
+        a = r["apertium"]
+        lines += ["", "`apertium`: rule-based round trips (training/roundtrips.py) of the English originals of validation and "
+                  f"ood, band off: cell-balanced recall {pct(a['held_out_pivot']['recall'])} through the pivot no run "
+                  f"trains on (Galician), {pct(a['ood_articles']['recall'])} on the ood articles (every pivot)."]
     lines += ["", "Seeds, as `classify` prints them: " + "; ".join(
         f"{s['seed']} {s['label']} ({s['probability']}){' ✓' if s['label'] == s['truth'] else ' ✗ (' + s['truth'] + ')'}"
         for s in r["seeds"]) + ".", ""]
@@ -159,7 +164,7 @@ def yardstick_markdown(r: dict) -> str:
         f"{k}: macro-F1 {v['macro_f1'] or 0:.3f}" + (f" (over {', '.join(v['labels'])})" if "labels" in v else "")
         + f", original sentences kept {pct(v['original_kept'])}, machine sentences "
         f"found {pct(v['machine_found'])} ({v['documents']} docs)" for k, v in r["mixed"].items()) + ".", ""]
-    for name in [n for n in ("ood", "test") if n in r]:
+    for name in [n for n in ("ood", "test", "apertium") if n in r]:
         lines += [f"## Recall per cell, {name} (band off)", "", "| cell | n | recall | human-written given a machine label |",
                   "|---|---|---|---|"]
         flagged = r[name]["human_flagged"]

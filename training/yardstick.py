@@ -10,6 +10,10 @@ cells with equal weight. Three sets are read:
   on every human-written validation document, for its per-cell budgets);
 - `test`: likewise, read once per shipped model; `--no-test` leaves it unread (a development
   read, to compare candidates before the one that is read).
+- `apertium`: rule-based round trips (training/roundtrips.py) of the validation and ood English
+  originals through every pivot, at most `--per-cell` a cell: an engine the corpus lacks, with
+  one pivot (Galician) that no run trains on. Left out where Apertium is not installed; nothing
+  is fitted on it.
 With `--fit`, the calibration (temperature, n-gram weight, label prior, the two bars of the
 `uncertain` band) is chosen on validation + ood and written into the checkpoint; the test split
 is then scored with it. The seeds (../shared/seeds) are scored as `classify` prints them: a
@@ -27,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from datasets import concatenate_datasets
 from tqdm import tqdm
 
 from model import checkpoint
@@ -43,6 +48,7 @@ from training.corpus import (cell_of, labelled_regions, load_spans, load_splits,
 from training.evaluate import accuracy_by_length, choose_min_words, predicted_spans, probabilities
 from training.metrics import budget_excess, cell_balanced, cell_recall, mixed_sentence_figures, summary, word_prf
 from training.render import yardstick_markdown
+from training.roundtrips import HELD_OUT_PIVOT, PIVOTS, ApertiumMissing, round_trips
 
 SEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "seeds"
 BAND_HUMAN_BUDGET = 0.01  # human-written documents given a definite machine label, with the band on
@@ -198,6 +204,22 @@ def mixed_sentences(predictor: Predictor, ds, n: int, seed: int) -> dict:
     return {"documents": len(docs), **mixed_sentence_figures(gold, pred)}
 
 
+def apertium_sample(splits, per_cell: int, seed: int) -> list[dict]:
+    """Rule-based round trips (training/roundtrips.py) of the English originals of validation and
+    ood, through every pivot, at most `per_cell` a cell: an engine the corpus lacks, on articles no
+    run trained on, through a pivot (Galician) no run trained on either."""
+    trips = concatenate_datasets([round_trips(splits[name], pivot) for name in ("ood", "validation")
+                                  for pivot in PIVOTS])
+    return per_cell_sample(trips, per_cell, seed)[0]
+
+
+def apertium_figures(rows: list[dict], probs: np.ndarray, ood_sources) -> dict:
+    """Cell-balanced recall over the held-out pivot's cells, and over the ood articles' cells."""
+    cells = cell_recall(rows, probs.argmax(1))
+    return {"held_out_pivot": cell_balanced({c: v for c, v in cells.items() if c.endswith(f"apertium-{HELD_OUT_PIVOT}")}),
+            "ood_articles": cell_balanced({c: v for c, v in cells.items() if c.split(" / ")[1] in ood_sources})}
+
+
 def seed_verdicts(predictor: Predictor, folder: Path = SEEDS) -> list[dict]:
     files = sorted(folder.glob("0*.txt"))
     predictions = predictor.predict([f.read_text(encoding="utf-8") for f in files], sentences=False)
@@ -248,6 +270,10 @@ def run_yardstick(ckpt: str | Path, cfg: TrainConfig, fit: bool | str, per_cell:
     cache = RunCache(Path(ckpt), cfg.corpus, int8=backend == "int8")
     validation, more_human = per_cell_sample(splits["validation"], per_cell, cfg.seed)
     sets = {"ood": list(splits["ood"]), "validation": validation}
+    try:
+        sets["apertium"] = apertium_sample(splits, per_cell, cfg.seed)
+    except ApertiumMissing as e:
+        log(f"the apertium set is left out: {e}")
     runs = {name: cache.get(predictor, name, rows) for name, rows in sets.items()}
     if fit:
         human_runs = cache.get(predictor, "validation, human-written", more_human)
@@ -291,6 +317,9 @@ def run_yardstick(ckpt: str | Path, cfg: TrainConfig, fit: bool | str, per_cell:
             alone = probabilities(predictor, runs[name], calibration.replace(ngram_weight=0.0))
             report[name]["transformer_alone"] = cell_balanced(cell_recall(rows, alone.argmax(1)))
         log(f"{name}: cell-balanced recall {report[name]['cell_balanced']['recall']}")
+    if "apertium" in sets:
+        report["apertium"].update(apertium_figures(sets["apertium"], probabilities(predictor, runs["apertium"]),
+                                                   cfg.ood_sources))
     report["mixed"] = {name: mixed_sentences(predictor, splits[name], mixed_docs, cfg.seed)
                        for name in ("ood", "test") if name in sets}
     report["seeds"] = seed_verdicts(predictor)
