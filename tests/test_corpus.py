@@ -226,6 +226,6 @@ def test_the_held_out_pivot_cannot_be_trained_on():
 def test_round_trips_without_apertium_say_how_to_install_it(tmp_path, monkeypatch):
     monkeypatch.setattr("training.roundtrips.COMMAND", ("telltale-no-such-apertium", "-u"))
     monkeypatch.setenv("TELLTALE_CACHE", str(tmp_path / "cache"))
-    cfg = TrainConfig(corpus=str(write_corpus(tmp_path / "c")), split=(0.5, 0.25, 0.25), seed=3, rule_based_pivots=("spa",))
+    corpus = str(write_corpus(tmp_path / "c"))
     with pytest.raises(RuntimeError, match="apt-get install apertium"):
-        load_splits(cfg)
+        load_splits(TrainConfig(corpus=corpus, split=(0.5, 0.25, 0.25), seed=3, rule_based_pivots=("spa",)))

@@ -26,7 +26,7 @@ PIVOTS = {"spa": ("eng-spa", "spa-eng"), "cat": ("eng-cat", "cat-eng"), "glg": (
 HELD_OUT_PIVOT = "glg"
 COMMAND = ("apertium", "-u")  # -u: unknown words as written, without Apertium's '*' mark
 _BREAK = "§§§§§"  # a line Apertium passes through untouched in every pair (a word can come back translated)
-_BATCH_WORDS = 200_000  # one Apertium call a batch: its start costs more than 10,000 words
+_BATCH_WORDS = 200_000  # words a call: starting Apertium's pipeline costs as much as translating thousands
 
 
 class ApertiumMissing(RuntimeError):
@@ -61,13 +61,14 @@ def _translate_batch(batch: list[str], pair: str) -> list[str]:
 
 
 def round_trip_rows(originals: list[dict], pivot: str) -> list[dict]:
-    """Corpus rows for the round trips of `originals` (rows of English-original text) through `pivot`."""
+    """Corpus rows for the round trips of `originals` (rows of English-original text) through
+    `pivot`; an empty text where Apertium failed, so that the cache remembers the failure."""
     there, back = PIVOTS[pivot]
     texts = translate(translate([r["text"] for r in originals], there), back)
     return [{"id": f"{r['id']}~apertium-{pivot}", "group": r["group"], "label": "machine-translated",
              "kind": "mt-roundtrip", "source": r["source"], "system": f"apertium-{pivot}", "lang": None,
              "style": None, "text": text, "aligned": None, "segments": None}
-            for r, text in zip(originals, texts) if text.strip()]
+            for r, text in zip(originals, texts)]
 
 
 def round_trips(docs: Dataset, pivot: str) -> Dataset:
@@ -81,11 +82,11 @@ def round_trips(docs: Dataset, pivot: str) -> Dataset:
     todo = [r for r in originals if f"{r['id']}~apertium-{pivot}" not in cached]
     if todo:
         if not shutil.which(COMMAND[0]):
-            raise ApertiumMissing("rule-based round trips need Apertium: apt-get install apertium apertium-eng-spa "
-                               "apertium-eng-cat apertium-en-gl")
+            raise ApertiumMissing("rule-based round trips need Apertium: apt-get install apertium "
+                                  "apertium-eng-spa apertium-eng-cat apertium-en-gl")
         cached.update((row["id"], row) for row in round_trip_rows(todo, pivot))
         path.parent.mkdir(parents=True, exist_ok=True)
         with gzip.open(path, "wt", encoding="utf-8") as f:
             f.writelines(json.dumps(row) + "\n" for row in cached.values())
-    wanted = [cached[key] for r in originals if (key := f"{r['id']}~apertium-{pivot}") in cached]
+    wanted = [row for r in originals if (row := cached[f"{r['id']}~apertium-{pivot}"])["text"]]
     return Dataset.from_list(wanted, features=docs.features) if wanted else docs.select([])

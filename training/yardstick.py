@@ -3,7 +3,7 @@
     python -m training.yardstick CHECKPOINT [--fit] [--config configs/recipe.yaml] [--out DIR] [--no-test]
 
 Every figure is given per cell (training/metrics.py), and the cell-balanced recall averages the
-cells with equal weight. Three sets are read:
+cells with equal weight. Four sets are read:
 - `ood`: every group of the held-out sources (wmt23, l2r): MT engines, language pairs and LLMs
   the training split lacks, with their human translations and originals;
 - `validation`: at most `--per-cell` documents of each validation cell (the calibration is fitted
@@ -216,7 +216,8 @@ def apertium_sample(splits, per_cell: int, seed: int) -> list[dict]:
 def apertium_figures(rows: list[dict], probs: np.ndarray, ood_sources) -> dict:
     """Cell-balanced recall over the held-out pivot's cells, and over the ood articles' cells."""
     cells = cell_recall(rows, probs.argmax(1))
-    return {"held_out_pivot": cell_balanced({c: v for c, v in cells.items() if c.endswith(f"apertium-{HELD_OUT_PIVOT}")}),
+    held_out = {c: v for c, v in cells.items() if c.endswith(f"apertium-{HELD_OUT_PIVOT}")}
+    return {"held_out_pivot": cell_balanced(held_out),
             "ood_articles": cell_balanced({c: v for c, v in cells.items() if c.split(" / ")[1] in ood_sources})}
 
 
