@@ -213,9 +213,8 @@ def apertium_sample(splits, per_cell: int, seed: int) -> list[dict]:
     return per_cell_sample(trips, per_cell, seed)[0]
 
 
-def apertium_figures(rows: list[dict], probs: np.ndarray, ood_sources) -> dict:
+def apertium_figures(cells: dict, ood_sources) -> dict:
     """Cell-balanced recall over the held-out pivot's cells, and over the ood articles' cells."""
-    cells = cell_recall(rows, probs.argmax(1))
     held_out = {c: v for c, v in cells.items() if c.endswith(f"apertium-{HELD_OUT_PIVOT}")}
     return {"held_out_pivot": cell_balanced(held_out),
             "ood_articles": cell_balanced({c: v for c, v in cells.items() if c.split(" / ")[1] in ood_sources})}
@@ -319,8 +318,7 @@ def run_yardstick(ckpt: str | Path, cfg: TrainConfig, fit: bool | str, per_cell:
             report[name]["transformer_alone"] = cell_balanced(cell_recall(rows, alone.argmax(1)))
         log(f"{name}: cell-balanced recall {report[name]['cell_balanced']['recall']}")
     if "apertium" in sets:
-        report["apertium"].update(apertium_figures(sets["apertium"], probabilities(predictor, runs["apertium"]),
-                                                   cfg.ood_sources))
+        report["apertium"].update(apertium_figures(report["apertium"]["cells"], cfg.ood_sources))
     report["mixed"] = {name: mixed_sentences(predictor, splits[name], mixed_docs, cfg.seed)
                        for name in ("ood", "test") if name in sets}
     report["seeds"] = seed_verdicts(predictor)
