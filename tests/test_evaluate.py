@@ -112,7 +112,7 @@ def test_perturbed_table_shows_human_text_given_a_machine_label():
 
     from training.render import markdown_report
 
-    report = json.loads(open("model/weights/report.json").read())
+    report = json.loads(open("docs/experiments/stage6-report.json").read())
     report["perturbation_human_flagged"] = {k: 0.05 for k in report["perturbation_accuracy"] if k not in ("n", "largest_drop")}
     report["perturbation_human_flagged"]["stripped punctuation"] = 0.064
     table = markdown_report(report).split("## Perturbed test documents")[1]

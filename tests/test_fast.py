@@ -74,9 +74,9 @@ def test_the_int8_backend_refuses_a_gpu(monkeypatch):
 def test_the_int8_backend_stays_close_on_text_without_punctuation(predictor):
     from model import Predictor
 
-    # the 12-layer model's adapted graph in int8: on 60 corpus texts stripped of punctuation its
-    # probabilities moved by 0.003 on average, 0.06 at most (this text: 0.05)
+    # text without punctuation reads through the adapted graph, which int8 leaves in fp32 (model/fast.py):
+    # quantized, it moved this text's probabilities by 0.13 and its verdict across the bar
     text = re.sub(r"[^\w\s]", "", ARTICLE) * 3
     a, b = Predictor.load(backend="int8").predict_one(text), predictor.predict_one(text)
     assert "no-punctuation" in a.flags and a.label == b.label
-    assert list(a.probabilities.values()) == pytest.approx(list(b.probabilities.values()), abs=0.1)
+    assert list(a.probabilities.values()) == pytest.approx(list(b.probabilities.values()), abs=1e-4)
