@@ -107,7 +107,8 @@ def export(ckpt_dir: str | Path, out_dir: str | Path) -> Path:
                                             "hidden": {0: "batch", 1: "tokens"},
                                             "artifact": {0: "batch", 1: "tokens"}}, opset_version=17)
         fuse(tmp / name, model.encoder.config)
-        quantize_int8(tmp / name, tmp / int8_name(name))
+        if not adapter:  # int8 reads the adapted graph in fp32 (OnnxNetwork._session)
+            quantize_int8(tmp / name, tmp / int8_name(name))
     heads = {}
     for prefix, adapter in (("", False), ("adapted_", True)):  # the adapter reaches the sequence head
         with adapter_on(model, adapter), torch.inference_mode():
